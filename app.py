@@ -1,0 +1,214 @@
+"""aegis-2fa HTTP API and the hourly enforcement sweep (see ../shared/API.md).
+
+Routes parse input, call one service function and shape the response. Errors are
+mapped to HTTP in one place, `api`. Nothing here creates an AWS client at import.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Chalice, Rate, Request, Response
+
+from chalicelib import accounts, organizations, overview, support, sweep, tokens, two_factor, validation, wiring
+from chalicelib.errors import ServiceError
+from chalicelib.validation import Field
+
+app = Chalice(app_name="aegis-2fa")
+app.log.setLevel(logging.INFO)
+
+# Every content type reaches the view, which answers a wrong one with our own 400.
+ANY_CONTENT = ["*/*"]
+SESSION = frozenset({tokens.SESSION})
+SESSION_OR_ENROLLMENT = frozenset({tokens.SESSION, tokens.ENROLLMENT})
+CHALLENGE = frozenset({tokens.CHALLENGE})
+
+CODE = Field(str, max_length=64)
+BACKUP_CODE = Field(str, max_length=64)
+CREDENTIALS = {"email": Field(str, max_length=320), "password": Field(str, max_length=1024)}
+
+
+def api(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The one error-mapping layer: service errors become the API's error body."""
+
+    @functools.wraps(view)
+    def handle(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except ServiceError as error:
+            return Response(
+                {"error": {"code": error.code, "message": error.message}},
+                status_code=error.status,
+                headers=dict(error.headers),
+            )
+
+    return handle
+
+
+def route(path: str, method: str) -> Callable[[Callable[..., Any]], Any]:
+    def register(view: Callable[..., Any]) -> Any:
+        return app.route(path, methods=[method], content_types=ANY_CONTENT)(api(view))
+
+    return register
+
+
+def deps() -> Any:
+    return wiring.dependencies()
+
+
+def request() -> Request:
+    assert app.current_request is not None
+    return app.current_request
+
+
+def body(fields: dict[str, Field]) -> dict[str, Any]:
+    raw = request().raw_body
+    return validation.parse_body(
+        raw.encode() if isinstance(raw, str) else raw, request().headers.get("content-type"), fields
+    )
+
+
+def caller(kinds: frozenset[str]) -> accounts.Principal:
+    return accounts.authenticate(deps(), request().headers.get("authorization"), kinds)
+
+
+def second_factor(fields: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(code, backup_code), exactly one of them given and well-formed."""
+    if validation.exactly_one(fields, "code", "backup_code") == "code":
+        return validation.totp_code(fields["code"]), None
+    return None, validation.backup_code(fields["backup_code"])
+
+
+# -- accounts and sessions --------------------------------------------------------------------
+
+
+@route("/v1/users", "POST")
+def sign_up() -> Response:
+    fields = body({"email": Field(str, max_length=320), "password": Field(str, min_length=8, max_length=1024)})
+    return Response(accounts.sign_up(deps(), validation.email(fields["email"]), fields["password"]), status_code=201)
+
+
+@route("/v1/sessions", "POST")
+def sign_in() -> dict[str, Any]:
+    fields = body(CREDENTIALS)
+    return accounts.sign_in(deps(), validation.email(fields["email"]), fields["password"])
+
+
+@route("/v1/sessions/verify", "POST")
+def verify() -> dict[str, Any]:
+    principal = caller(CHALLENGE)
+    code, backup_code = second_factor(
+        body({"code": Field(str, required=False), "backup_code": Field(str, required=False)})
+    )
+    return two_factor.verify_sign_in(deps(), principal, code, backup_code)
+
+
+@route("/v1/sessions/current", "DELETE")
+def sign_out() -> Response:
+    accounts.sign_out(deps(), caller(SESSION))
+    return Response("", status_code=204)
+
+
+# -- two-factor authentication ----------------------------------------------------------------
+
+
+@route("/v1/me/security", "GET")
+def security() -> dict[str, Any]:
+    return overview.security_overview(deps(), caller(SESSION_OR_ENROLLMENT))
+
+
+@route("/v1/me/two-factor/enrollment", "POST")
+def start_enrollment() -> Response:
+    principal = caller(SESSION_OR_ENROLLMENT)
+    body({})
+    return Response(two_factor.start_enrollment(deps(), principal), status_code=201)
+
+
+@route("/v1/me/two-factor/enrollment/confirm", "POST")
+def confirm_enrollment() -> dict[str, Any]:
+    principal = caller(SESSION_OR_ENROLLMENT)
+    code = validation.totp_code(body({"code": CODE})["code"])
+    return two_factor.confirm_enrollment(deps(), principal, code)
+
+
+@route("/v1/me/two-factor/backup-codes", "POST")
+def regenerate_backup_codes() -> dict[str, Any]:
+    principal = caller(SESSION)
+    code = validation.totp_code(body({"code": CODE})["code"])
+    return two_factor.regenerate_backup_codes(deps(), principal, code)
+
+
+@route("/v1/me/two-factor/disable", "POST")
+def disable() -> dict[str, Any]:
+    principal = caller(SESSION)
+    code, backup_code = second_factor(
+        body({"code": Field(str, required=False), "backup_code": Field(str, required=False)})
+    )
+    return two_factor.disable(deps(), principal, code, backup_code)
+
+
+@route("/v1/me/two-factor/reset", "DELETE")
+def cancel_reset() -> dict[str, Any]:
+    return support.cancel_reset(deps(), caller(SESSION))
+
+
+# -- organizations and support ----------------------------------------------------------------
+
+
+@route("/v1/orgs", "POST")
+def create_organization() -> Response:
+    principal = caller(SESSION)
+    fields = body({"name": Field(str, min_length=1, max_length=200), "plan": Field(str, choices=organizations.PLANS)})
+    return Response(organizations.create(deps(), principal, fields["name"], fields["plan"]), status_code=201)
+
+
+@route("/v1/orgs/{org_id}/members", "POST")
+def add_member(org_id: str) -> Response:
+    principal = caller(SESSION)
+    fields = body(
+        {
+            "email": Field(str, max_length=320),
+            "role": Field(str, choices=("member", "admin")),
+            "sso": Field(bool, required=False),
+        }
+    )
+    member = organizations.add_member(
+        deps(), principal, org_id, validation.email(fields["email"]), fields["role"], fields.get("sso", False)
+    )
+    return Response(member, status_code=201)
+
+
+@route("/v1/orgs/{org_id}/security", "PUT")
+def set_security_policy(org_id: str) -> dict[str, Any]:
+    principal = caller(SESSION)
+    required = body({"require_two_factor": Field(bool)})["require_two_factor"]
+    return organizations.set_policy(deps(), principal, org_id, required)
+
+
+@route("/v1/orgs/{org_id}/security", "GET")
+def security_policy(org_id: str) -> dict[str, Any]:
+    return organizations.policy(deps(), caller(SESSION), org_id)
+
+
+@route("/v1/support/users/{user_id}/two-factor-reset", "POST")
+def request_reset(user_id: str) -> Response:
+    principal = caller(SESSION)
+    fields = body(
+        {
+            "verification_reference": Field(str, min_length=1, max_length=500),
+            "reason": Field(str, min_length=1, max_length=500),
+        }
+    )
+    reset = support.request_reset(deps(), principal, user_id, fields["verification_reference"], fields["reason"])
+    return Response(reset, status_code=202)
+
+
+# -- the hourly sweep -------------------------------------------------------------------------
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="enforcement_sweep")
+def enforcement_sweep(event: Any) -> dict[str, int]:
+    return sweep.run(deps())

@@ -1,0 +1,62 @@
+"""AWS clients, created on first use, and the one translation of AWS failures.
+
+Creating clients lazily keeps `import app` cheap; caching them keeps warm Lambda
+invocations from paying for them again.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from .errors import TemporarilyUnavailable
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@functools.cache
+def client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=2,
+        read_timeout=5,
+    )
+    return boto3.session.Session().client(service, config=config)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests start a fresh moto mock per test)."""
+    client.cache_clear()
+
+
+@contextmanager
+def unavailable_on_aws_error(operation: str) -> Iterator[None]:
+    """Turn throttling, timeouts and service faults into 503 after the SDK's own retries.
+
+    Only the operation name and the error code are logged: AWS error messages can
+    echo request parameters.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        logger.warning("AWS call %s failed: %s", operation, code)
+        raise TemporarilyUnavailable() from None
+    except BotoCoreError as error:
+        logger.warning("AWS call %s failed: %s", operation, type(error).__name__)
+        raise TemporarilyUnavailable() from None
+
+
+def call(operation: str, function: Callable[..., T], **kwargs: Any) -> T:
+    with unavailable_on_aws_error(operation):
+        return function(**kwargs)

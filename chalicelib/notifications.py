@@ -1,0 +1,124 @@
+"""The text of every email the service sends. None of them carries a secret or a code."""
+
+from __future__ import annotations
+
+from .clock import format_time
+from .mailer import Email
+
+__all__ = ["Email"]
+
+SIGNATURE = "\n\nIf this wasn't you, contact support@aegisrunner.com right away.\n— AegisRunner security"
+
+
+def two_factor_enabled(to: str) -> Email:
+    return Email(
+        to,
+        "Two-factor authentication is on",
+        "Two-factor authentication was turned on for "
+        "your AegisRunner account. Other sessions were signed out." + SIGNATURE,
+        "two_factor_enabled",
+    )
+
+
+def two_factor_disabled(to: str) -> Email:
+    return Email(
+        to,
+        "Two-factor authentication is off",
+        "Two-factor authentication was turned off for "
+        "your AegisRunner account. Your secret and backup codes were deleted, and other "
+        "sessions were signed out." + SIGNATURE,
+        "two_factor_disabled",
+    )
+
+
+def backup_code_used(to: str, remaining: int) -> Email:
+    return Email(
+        to,
+        "A backup code was used",
+        f"A backup code was used to sign in to your AegisRunner "
+        f"account. You have {remaining} unused backup codes left." + SIGNATURE,
+        "backup_code_used",
+    )
+
+
+def backup_codes_regenerated(to: str) -> Email:
+    return Email(
+        to,
+        "New backup codes",
+        "New backup codes were generated for your AegisRunner account. "
+        "All earlier backup codes no longer work." + SIGNATURE,
+        "backup_codes_regenerated",
+    )
+
+
+def second_factor_lockout(to: str, until: int) -> Email:
+    return Email(
+        to,
+        "Too many wrong two-factor codes",
+        "Several wrong two-factor codes were entered for "
+        f"your AegisRunner account, so code entry is paused until {format_time(until)}." + SIGNATURE,
+        "second_factor_lockout",
+    )
+
+
+def enforcement_started(to: str, org_name: str, deadline: int) -> Email:
+    return Email(
+        to,
+        f"{org_name} requires two-factor authentication",
+        f"{org_name} now requires two-factor authentication. Turn it on before "
+        f"{format_time(deadline)} in Settings → Security, or you will have to enroll at your "
+        "next sign-in.",
+        "enforcement_started",
+    )
+
+
+def enforcement_reminder(to: str, org_name: str, deadline: int, days_left: int) -> Email:
+    unit = "day" if days_left == 1 else "days"
+    return Email(
+        to,
+        f"{days_left} {unit} left to turn on two-factor authentication",
+        f"{org_name} requires two-factor authentication. You have {days_left} {unit} left, "
+        f"until {format_time(deadline)}, to turn it on in Settings → Security.",
+        f"enforcement_reminder_{days_left}",
+    )
+
+
+def enforcement_lockout(to: str, org_name: str) -> Email:
+    return Email(
+        to,
+        "Two-factor authentication is now required",
+        f"The grace period set by {org_name} has ended. At your next sign-in you will be asked "
+        "to turn on two-factor authentication before you can continue.",
+        "enforcement_lockout",
+    )
+
+
+def support_reset_requested(to: str, effective_at: int) -> Email:
+    return Email(
+        to,
+        "Two-factor reset requested",
+        "AegisRunner support received a request to reset "
+        f"two-factor authentication on your account. It will happen at {format_time(effective_at)}. "
+        "If you did not ask for this, cancel it in Settings → Security." + SIGNATURE,
+        "support_reset_requested",
+    )
+
+
+def support_reset_cancelled(to: str) -> Email:
+    return Email(
+        to,
+        "Two-factor reset cancelled",
+        "The pending two-factor reset on your AegisRunner account was cancelled." + SIGNATURE,
+        "support_reset_cancelled",
+    )
+
+
+def support_reset_completed(to: str) -> Email:
+    return Email(
+        to,
+        "Two-factor authentication was reset",
+        "As requested through support, two-factor "
+        "authentication on your AegisRunner account was turned off and your secret and backup "
+        "codes were deleted. Sign in and turn it on again with your new device." + SIGNATURE,
+        "support_reset_completed",
+    )

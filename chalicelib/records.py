@@ -1,0 +1,133 @@
+"""What the service layer reads from storage: plain, immutable values, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PENDING = "pending"
+ACTIVE = "active"
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: str
+    email: str
+    password_hash: str
+    session_epoch: int = 0  # sessions minted under an older epoch are revoked
+    failures: int = 0  # consecutive failed second-factor attempts
+    locked_until: int = 0
+    support: bool = False
+
+
+@dataclass(frozen=True)
+class TotpState:
+    status: str  # PENDING until confirmed, then ACTIVE
+    sealed_secret: dict[str, Any]
+    created_at: int
+    last_step: int | None = None  # the last accepted time step; replays are refused
+    enabled_at: int | None = None
+    pending_expires_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+
+@dataclass(frozen=True)
+class BackupCodeHashes:
+    salt: bytes
+    hashes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    kind: str
+    expires_at: int
+    session_epoch: int
+
+
+@dataclass(frozen=True)
+class PendingReset:
+    reset_id: str
+    effective_at: int
+    requested_by: str
+    shard: int
+
+
+@dataclass(frozen=True)
+class UserState:
+    profile: Profile
+    totp: TotpState | None = None
+    backup: BackupCodeHashes | None = None
+    org_ids: tuple[str, ...] = ()
+    pending_reset: PendingReset | None = None
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp is not None and self.totp.active
+
+    @property
+    def backup_codes_remaining(self) -> int:
+        return len(self.backup.hashes) if self.backup and self.two_factor_enabled else 0
+
+
+@dataclass(frozen=True)
+class Organization:
+    org_id: str
+    name: str
+    plan: str
+    require_two_factor: bool = False
+    enforced_at: int | None = None
+
+
+@dataclass(frozen=True)
+class Membership:
+    org_id: str
+    user_id: str
+    email: str
+    role: str
+    sso: bool
+    joined_at: int
+    deadline: int | None = None
+    notice_stage: int = -1  # index into enforcement.NOTICES of the last notice sent
+    shard: int = 0
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    subject: str  # the user (or organization) the event is about
+    kind: str
+    at: int
+    actor: str
+    details: dict[str, str] = field(default_factory=dict)
+
+
+# What proved the second factor, for the write that consumes it.
+@dataclass(frozen=True)
+class TotpStep:
+    step: int
+
+
+@dataclass(frozen=True)
+class BackupCodeHash:
+    hash: str
+
+
+Proof = TotpStep | BackupCodeHash
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token_hash: str
+    kind: str
+    expires_at: int
+    session_epoch: int
+
+
+@dataclass(frozen=True)
+class DueEntry:
+    """One row of the deadline index: a member whose next notice is due, or a reset."""
+
+    user_id: str
+    member: Membership | None  # None for a support reset whose time has come

@@ -1,0 +1,100 @@
+"""Request-body rules: JSON objects with exactly the expected fields and types.
+
+Every failure is an `InvalidRequest` (400) or `PayloadTooLarge` (413) with a
+message that names the field but never echoes its value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import backup_codes
+from .errors import InvalidRequest, PayloadTooLarge
+
+MAX_BODY_BYTES = 16 * 1024
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+_DIGITS = re.compile(r"[0-9]{6}")
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: type
+    required: bool = True
+    min_length: int = 0
+    max_length: int = 10_000
+    choices: tuple[str, ...] = ()
+
+
+def parse_body(raw: bytes | None, content_type: str | None, fields: dict[str, Field]) -> dict[str, Any]:
+    """The body as a dict of validated fields. An endpoint with no fields accepts an empty body."""
+    if raw and len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge()
+    if not raw:
+        if not fields:
+            return {}
+        raise InvalidRequest("A JSON body is required.")
+    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+        raise InvalidRequest("Send the body as JSON with Content-Type: application/json.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise InvalidRequest(f"Unknown field: {unknown[0][:64]}.")
+    for name, field in fields.items():
+        if name not in body:
+            if field.required:
+                raise InvalidRequest(f"Missing field: {name}.")
+            continue
+        _check(name, body[name], field)
+    return body
+
+
+def _check(name: str, value: Any, field: Field) -> None:
+    # bool is an int in Python; JSON true must not pass for a number or vice versa.
+    if type(value) is not field.kind:
+        raise InvalidRequest(f"Field {name} must be a {_type_name(field.kind)}.")
+    if isinstance(value, str):
+        if not field.min_length <= len(value) <= field.max_length:
+            raise InvalidRequest(f"Field {name} must be {field.min_length} to {field.max_length} characters.")
+        if field.choices and value not in field.choices:
+            raise InvalidRequest(f"Field {name} must be one of: {', '.join(field.choices)}.")
+
+
+def _type_name(kind: type) -> str:
+    return {str: "string", bool: "boolean", int: "number"}.get(kind, kind.__name__)
+
+
+def email(value: str) -> str:
+    normalised = value.strip().lower()
+    if len(normalised) > 254 or not _EMAIL.fullmatch(normalised):
+        raise InvalidRequest("Field email must be an email address.")
+    return normalised
+
+
+def totp_code(value: str) -> str:
+    """Exactly 6 ASCII digits; spaces inside are ignored."""
+    code = value.replace(" ", "")
+    if not _DIGITS.fullmatch(code):
+        raise InvalidRequest("Field code must be 6 digits.")
+    return code
+
+
+def backup_code(value: str) -> str:
+    normalised = backup_codes.normalise(value)
+    if normalised is None:
+        raise InvalidRequest("Field backup_code must look like XXXXXXXX-XXXXXXXX.")
+    return normalised
+
+
+def exactly_one(body: dict[str, Any], first: str, second: str) -> str:
+    present = [name for name in (first, second) if name in body]
+    if len(present) != 1:
+        raise InvalidRequest(f"Send exactly one of {first} or {second}.")
+    return present[0]

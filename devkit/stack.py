@@ -1,0 +1,71 @@
+"""Create the table, KMS key and SES sender the app expects, in moto or any endpoint.
+
+Mirrors `infra/template.json`: keys `pk`/`sk`, TTL on `ttl`, the sparse `deadline-index`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+
+REGION = "us-east-1"
+LOCAL_ENVIRONMENT = {
+    "AEGIS_TABLE_NAME": "aegis-2fa-local",
+    "AEGIS_KMS_KEY_ID": "alias/aegis-2fa-local",
+    "AEGIS_SENDER_EMAIL": "no-reply@aegisrunner.test",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credentials
+}
+
+
+def use_local_environment() -> None:
+    for name, value in LOCAL_ENVIRONMENT.items():
+        os.environ[name] = value
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def provision() -> dict[str, Any]:
+    """Create what the app needs, named by the AEGIS_* environment variables."""
+    table_name = os.environ["AEGIS_TABLE_NAME"]
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "due_pk", "due_sk")
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "deadline-index",
+                "KeySchema": [
+                    {"AttributeName": "due_pk", "KeyType": "HASH"},
+                    {"AttributeName": "due_sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+    )
+    kms = boto3.client("kms")
+    key_id = kms.create_key(Description="aegis-2fa TOTP secrets")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=os.environ["AEGIS_KMS_KEY_ID"], TargetKeyId=key_id)
+    boto3.client("ses").verify_email_identity(EmailAddress=os.environ["AEGIS_SENDER_EMAIL"])
+    return {"table": table_name, "key_id": key_id}
+
+
+def sent_emails() -> list[dict[str, str]]:
+    """The emails moto's SES accepted in this process, oldest first."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
+    return [
+        {"to": ", ".join(message.destinations["ToAddresses"]), "subject": message.subject, "body": message.body}
+        for message in backend.sent_messages
+    ]
