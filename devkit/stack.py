@@ -17,7 +17,7 @@ LOCAL_ENVIRONMENT = {
     "AEGIS_SENDER_EMAIL": "no-reply@aegisrunner.test",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credentials
+    "AWS_SECRET_ACCESS_KEY": "testing",  # moto accepts any credentials
 }
 
 
