@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -17,11 +18,20 @@ from .errors import TemporarilyUnavailable
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_creating = threading.Lock()
+
+
+@functools.cache
+def _session() -> Any:
+    """One session for every client: each new session reloads the SDK's endpoint and
+    service data, which costs more than the client itself."""
+    import boto3
+
+    return boto3.session.Session()
 
 
 @functools.cache
 def client(service: str) -> Any:
-    import boto3
     from botocore.config import Config
 
     config = Config(
@@ -29,7 +39,8 @@ def client(service: str) -> Any:
         connect_timeout=2,
         read_timeout=5,
     )
-    return boto3.session.Session().client(service, config=config)
+    with _creating:  # a botocore session is not thread-safe
+        return _session().client(service, config=config)
 
 
 def reset_clients() -> None:
