@@ -1,0 +1,152 @@
+"""`make bench`: the performance budget, measured.
+
+- DynamoDB and KMS requests per flow, counted with botocore event hooks on the
+  application's own clients (budget: password step + code step <= 5 DynamoDB, 1 KMS);
+- the median wall time of `python -c "import app"` against a bare Chalice app that
+  imports boto3 (budget: ratio <= 1.2);
+- the sweep's DynamoDB requests with and without 10,000 members who are not due;
+- the size of the Lambda deployment package (budget: under 10 MB).
+
+A script that prints figures, not a timed test.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+IMPORT_RUNS = 21
+
+
+class RequestCounter:
+    """Counts API calls made through the application's cached boto3 clients."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def attach(self) -> None:
+        from chalicelib import aws
+
+        for service in ("dynamodb", "kms"):
+            aws.client(service).meta.events.register(f"before-call.{service}", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.service_model.service_name] += 1
+
+    @contextmanager
+    def measure(self) -> Iterator[Counter[str]]:
+        self.calls.clear()
+        result: Counter[str] = Counter()
+        yield result
+        result.update(self.calls)
+
+
+def request_counts() -> list[tuple[str, int, int]]:
+    from devkit.harness import Harness
+
+    rows: list[tuple[str, int, int]] = []
+    with Harness() as h:
+        counter = RequestCounter()
+        counter.attach()
+
+        def flow(name: str, action: Callable[[], Any]) -> Any:
+            with counter.measure() as calls:
+                result = action()
+            rows.append((name, calls["dynamodb"], calls["kms"]))
+            return result
+
+        flow("sign-up", lambda: h.sign_up("bench@example.com"))
+        token = h.session("bench@example.com")
+        secret = flow("enrollment start", lambda: h.post("/v1/me/two-factor/enrollment", token=token)).body["secret"]
+        codes = flow(
+            "confirm", lambda: h.post("/v1/me/two-factor/enrollment/confirm", {"code": h.code(secret)}, token=token)
+        ).body["backup_codes"]
+        h.clock.advance(30)
+        challenge = flow("password step", lambda: h.sign_in("bench@example.com")).body["challenge_token"]
+        session = flow(
+            "code step", lambda: h.post("/v1/sessions/verify", {"code": h.code(secret)}, token=challenge)
+        ).body["session_token"]
+        challenge = h.sign_in("bench@example.com").body["challenge_token"]
+        flow("backup-code step", lambda: h.post("/v1/sessions/verify", {"backup_code": codes[0]}, token=challenge))
+        h.clock.advance(30)
+        flow("regenerate", lambda: h.post("/v1/me/two-factor/backup-codes", {"code": h.code(secret)}, token=session))
+        h.clock.advance(30)
+        flow("disable", lambda: h.post("/v1/me/two-factor/disable", {"code": h.code(secret)}, token=session))
+    return rows
+
+
+def import_times() -> tuple[float, float]:
+    """Median seconds to import the app and a bare Chalice app importing boto3, interleaved."""
+    with tempfile.TemporaryDirectory() as bare_dir:
+        (Path(bare_dir) / "app.py").write_text(
+            "import boto3\nfrom chalice import Chalice\n\napp = Chalice(app_name='bare')\n"
+        )
+        ours, bare = [], []
+        for _ in range(IMPORT_RUNS):
+            ours.append(_time_import(ROOT))
+            bare.append(_time_import(Path(bare_dir)))
+    return statistics.median(ours), statistics.median(bare)
+
+
+def _time_import(directory: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import app"], cwd=directory, check=True)
+    return time.perf_counter() - start
+
+
+def package_size() -> int | None:
+    """Bytes of the deployment zip `chalice package` builds, or None if packaging failed."""
+    with tempfile.TemporaryDirectory() as out:
+        chalice = str(Path(sys.executable).with_name("chalice"))
+        done = subprocess.run([chalice, "package", "--stage", "dev", out], cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(done.stderr[-2000:], file=sys.stderr)
+            return None
+        return (Path(out) / "deployment.zip").stat().st_size
+
+
+def main() -> int:
+    print("DynamoDB and KMS requests per flow")
+    rows = request_counts()
+    print(f"  {'flow':<18}{'DynamoDB':>9}{'KMS':>5}")
+    for name, dynamodb, kms in rows:
+        print(f"  {name:<18}{dynamodb:>9}{kms:>5}")
+    by_name = {name: (dynamodb, kms) for name, dynamodb, kms in rows}
+    sign_in_db = by_name["password step"][0] + by_name["code step"][0]
+    sign_in_kms = by_name["password step"][1] + by_name["code step"][1]
+    ok = sign_in_db <= 5 and sign_in_kms <= 1
+    print(f"  sign-in with TOTP: {sign_in_db} DynamoDB, {sign_in_kms} KMS (budget 5 and 1): {'ok' if ok else 'OVER'}")
+
+    ours, bare = import_times()
+    ratio = ours / bare
+    print(f"\nimport app: {ours * 1000:.0f} ms median of {IMPORT_RUNS}; bare Chalice app + boto3: {bare * 1000:.0f} ms")
+    print(f"  ratio {ratio:.2f} (budget 1.2): {'ok' if ratio <= 1.2 else 'OVER'}")
+    ok = ok and ratio <= 1.2
+
+    from scripts.bench_sweep import measure_sweep
+
+    sweep = measure_sweep()
+    print("\nenforcement sweep")
+    for name, value in sweep.items():
+        print(f"  {name}: {value}")
+
+    size = package_size()
+    if size is None:
+        print("\ndeployment package: chalice package failed")
+        return 1
+    print(f"\ndeployment package: {size / 1_000_000:.2f} MB (budget 10 MB): {'ok' if size < 10_000_000 else 'OVER'}")
+    ok = ok and size < 10_000_000
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
