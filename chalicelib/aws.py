@@ -30,9 +30,18 @@ def _session() -> Any:
     return boto3.session.Session()
 
 
+# botocore logs request and response bodies at DEBUG, and a KMS response body holds
+# the plaintext data key: those loggers never go below INFO, whatever the root level.
+_BODY_LOGGERS = ("botocore", "boto3", "urllib3")
+
+
 @functools.cache
 def client(service: str) -> Any:
     from botocore.config import Config
+
+    for name in _BODY_LOGGERS:
+        if logging.getLogger(name).getEffectiveLevel() < logging.INFO:
+            logging.getLogger(name).setLevel(logging.INFO)
 
     config = Config(
         retries={"mode": "standard", "max_attempts": 3},
