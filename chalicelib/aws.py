@@ -40,7 +40,7 @@ def client(service: str) -> Any:
     from botocore.config import Config
 
     for name in _BODY_LOGGERS:
-        if logging.getLogger(name).getEffectiveLevel() < logging.INFO:
+        if logging.getLogger(name).level < logging.INFO:  # NOTSET would follow the root down
             logging.getLogger(name).setLevel(logging.INFO)
 
     config = Config(
