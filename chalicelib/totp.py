@@ -47,7 +47,7 @@ def matching_step(
     """The time step whose code equals `code`, within the drift window and later
     than `after_step` (the last accepted step), or None."""
     current = time_step(now)
-    for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
+    for step in range(max(0, current - DRIFT_STEPS), current + DRIFT_STEPS + 1):  # no step before 1970
         if after_step is not None and step <= after_step:
             continue
         if hmac.compare_digest(code_for_step(secret, step, digits, digest), code):
