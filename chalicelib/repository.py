@@ -505,8 +505,10 @@ class Repository:
         if next_notice_at is None:
             update = "SET notice_stage = :stage REMOVE due_pk, due_sk, next_notice_at"
         else:
-            update = "SET notice_stage = :stage, next_notice_at = :next, due_sk = :due_sk"
+            # due_pk too: releasing a claimed lockout notice puts the member back in the index.
+            update = "SET notice_stage = :stage, next_notice_at = :next, due_pk = :due_pk, due_sk = :due_sk"
             values[":next"] = next_notice_at
+            values[":due_pk"] = f"DUE#{member.shard}"
             values[":due_sk"] = _due_sort_key(next_notice_at, f"MEMBER#{member.org_id}#{member.user_id}")
         self._conditional(
             "UpdateItem",
