@@ -151,9 +151,7 @@ class Harness:
 
     def table_items(self) -> list[dict[str, Any]]:
         """Every item in the table, as a database dump would show it."""
-        import boto3
-
-        dynamodb = boto3.client("dynamodb")
+        dynamodb = stack.client("dynamodb")
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": os.environ["AEGIS_TABLE_NAME"]}
         while True:

@@ -5,6 +5,7 @@ Mirrors `infra/template.json`: keys `pk`/`sk`, TTL on `ttl`, the sparse `deadlin
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -21,6 +22,18 @@ LOCAL_ENVIRONMENT = {
 }
 
 
+@functools.cache
+def client(service: str) -> Any:
+    """Clients of one session, made once per process. moto replaces boto3's default session
+    at every start, and each new session reloads botocore's data files: slow for every test."""
+    return _session().client(service)
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
 def use_local_environment() -> None:
     for name, value in LOCAL_ENVIRONMENT.items():
         os.environ[name] = value
@@ -30,7 +43,7 @@ def use_local_environment() -> None:
 def provision() -> dict[str, Any]:
     """Create what the app needs, named by the AEGIS_* environment variables."""
     table_name = os.environ["AEGIS_TABLE_NAME"]
-    dynamodb = boto3.client("dynamodb")
+    dynamodb = client("dynamodb")
     dynamodb.create_table(
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",
@@ -52,10 +65,10 @@ def provision() -> dict[str, Any]:
     dynamodb.update_time_to_live(
         TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
     )
-    kms = boto3.client("kms")
+    kms = client("kms")
     key_id = kms.create_key(Description="aegis-2fa TOTP secrets")["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName=os.environ["AEGIS_KMS_KEY_ID"], TargetKeyId=key_id)
-    boto3.client("ses").verify_email_identity(EmailAddress=os.environ["AEGIS_SENDER_EMAIL"])
+    client("ses").verify_email_identity(EmailAddress=os.environ["AEGIS_SENDER_EMAIL"])
     return {"table": table_name, "key_id": key_id}
 
 
