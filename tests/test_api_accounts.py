@@ -311,7 +311,7 @@ def test_a_code_works_once(h):
 
 
 def test_verify_with_a_backup_code_in_any_form(h):
-    _, secret, codes = h.user_with_two_factor("alice@example.com")
+    _, _, codes = h.user_with_two_factor("alice@example.com")
     for typed, remaining in (
         (codes[0], 7),
         (codes[1].lower(), 6),
@@ -393,6 +393,6 @@ def test_sign_out_ends_only_that_session_at_once(h):
 
 def test_sign_out_needs_a_session(h):
     expect_error(h.delete("/v1/sessions/current"), 401, "unauthorized")
-    _, _, _ = h.user_with_two_factor("alice@example.com")
+    h.user_with_two_factor("alice@example.com")
     challenge = h.sign_in("alice@example.com").body["challenge_token"]
     expect_error(h.delete("/v1/sessions/current", token=challenge), 401, "unauthorized")
