@@ -38,3 +38,30 @@ notebooks: install
 
 clean:
 	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache .coverage
+
+## make package STAGE=prod: the CloudFormation (SAM) template and the Lambda zip in dist/$(STAGE)/.
+DIST ?= dist
+REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),us-east-1)
+
+package: install
+	AWS_DEFAULT_REGION=$(REGION) $(BIN)/chalice package --stage $(STAGE) \
+		--merge-template infra/template.json $(DIST)/$(STAGE)
+
+## make deploy STAGE=prod BUCKET=... SENDER_EMAIL=... ALARM_EMAIL=...: package, upload, then create
+## or update the CloudFormation stack $(STACK). Needs the AWS CLI and credentials (infra/DEPLOY.md).
+STACK ?= aegis-2fa-$(STAGE)
+
+deploy:
+	@test -n "$(BUCKET)" || { echo "make deploy needs BUCKET=<S3 bucket in $(REGION) for the code>" >&2; exit 2; }
+	@test -n "$(SENDER_EMAIL)" || { echo "make deploy needs SENDER_EMAIL=<verified SES sender>" >&2; exit 2; }
+	@test -n "$(ALARM_EMAIL)" || { echo "make deploy needs ALARM_EMAIL=<who gets the alarms>" >&2; exit 2; }
+	$(MAKE) --no-print-directory package
+	aws cloudformation package --region $(REGION) --template-file $(DIST)/$(STAGE)/sam.json \
+		--s3-bucket $(BUCKET) --s3-prefix $(STACK) --use-json \
+		--output-template-file $(DIST)/$(STAGE)/packaged.json
+	aws cloudformation deploy --region $(REGION) --stack-name $(STACK) \
+		--template-file $(DIST)/$(STAGE)/packaged.json --s3-bucket $(BUCKET) --s3-prefix $(STACK) \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+		--parameter-overrides SenderEmail=$(SENDER_EMAIL) AlarmEmail=$(ALARM_EMAIL)
+	aws cloudformation describe-stacks --region $(REGION) --stack-name $(STACK) \
+		--query 'Stacks[0].Outputs' --output table
