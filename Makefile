@@ -48,7 +48,7 @@ package: install
 		--merge-template infra/template.json $(DIST)/$(STAGE)
 
 ## make deploy STAGE=prod BUCKET=... SENDER_EMAIL=... ALARM_EMAIL=...: package, upload, then create
-## or update the CloudFormation stack $(STACK). Needs the AWS CLI and credentials (infra/DEPLOY.md).
+## or update the CloudFormation stack $(STACK). Needs the AWS CLI and credentials (README.md, "Deploy to AWS").
 STACK ?= aegis-2fa-$(STAGE)
 
 deploy:

@@ -104,14 +104,14 @@ def _time_import(directory: Path) -> float:
 
 
 def package_size() -> int | None:
-    """Bytes of the deployment zip `chalice package` builds, or None if packaging failed."""
+    """Bytes of the deployment zip `make package` builds, or None if packaging failed."""
     with tempfile.TemporaryDirectory() as out:
-        chalice = str(Path(sys.executable).with_name("chalice"))
-        done = subprocess.run([chalice, "package", "--stage", "dev", out], cwd=ROOT, capture_output=True, text=True)
+        command = ["make", "--no-print-directory", "-o", ".venv/.installed", "package", "STAGE=prod", f"DIST={out}"]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         if done.returncode != 0:
             print(done.stderr[-2000:], file=sys.stderr)
             return None
-        return (Path(out) / "deployment.zip").stat().st_size
+        return (Path(out) / "prod" / "deployment.zip").stat().st_size
 
 
 def main() -> int:
