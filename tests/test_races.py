@@ -1,0 +1,206 @@
+"""Concurrent requests with the worst interleaving forced (DESIGN.md "Tests").
+
+moto is not thread-safe, so the requests do not really run at once. Each runs in its own
+thread while holding one lock; at the write that decides who wins, it gives the lock up and
+waits at a barrier until every request has arrived there, that is, until all of them have
+read the same state. Then the writes go through one at a time. Exactly one may win.
+"""
+
+import threading
+from collections import Counter
+
+import pytest
+
+from chalicelib.repository import Repository
+
+VERIFY = "/v1/sessions/verify"
+CONFIRM = "/v1/me/two-factor/enrollment/confirm"
+DISABLE = "/v1/me/two-factor/disable"
+
+
+class WorstInterleaving:
+    def __init__(self, monkeypatch, parties, *methods):
+        self.parties = parties
+        self.arrived = 0
+        self._gate = threading.Lock()
+        self._barrier = threading.Barrier(parties, timeout=10)
+        self._local = threading.local()
+        for name in methods:
+            monkeypatch.setattr(Repository, name, self._gated(getattr(Repository, name)))
+
+    def _gated(self, write):
+        def gated(repository, *args, **kwargs):
+            if not getattr(self._local, "waited", False):  # only a request's first decisive write waits
+                self._local.waited = True
+                self.arrived += 1
+                self._gate.release()
+                try:
+                    self._barrier.wait()
+                finally:
+                    self._gate.acquire()
+            return write(repository, *args, **kwargs)
+
+        return gated
+
+    def run(self, *requests):
+        assert len(requests) == self.parties
+        replies = [None] * len(requests)
+
+        def worker(index, request):
+            with self._gate:
+                replies[index] = request()
+
+        threads = [threading.Thread(target=worker, args=(i, r)) for i, r in enumerate(requests)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert self.arrived == self.parties, "not every request reached the write: the race was not forced"
+        return replies
+
+
+def items_of(h, pk):
+    return {item["sk"]["S"]: item for item in h.table_items() if item["pk"]["S"] == pk}
+
+
+def sessions_of(h, user_id):
+    return [item for item in items_of(h, f"TOKEN#{user_id}").values() if item["kind"]["S"] == "session"]
+
+
+def outcome(replies):
+    return Counter((reply.status, (reply.body or {}).get("error", {}).get("code")) for reply in replies)
+
+
+def test_one_code_verified_twice_at_once_signs_in_once(h, monkeypatch):
+    token, secret, _ = h.user_with_two_factor("alice@example.com")
+    user_id = h.get("/v1/me/security", token=token).body["user_id"]
+    challenges = [h.sign_in("alice@example.com").body["challenge_token"] for _ in range(2)]
+    code = h.code(secret)
+    sessions_before = len(sessions_of(h, user_id))
+
+    race = WorstInterleaving(monkeypatch, 2, "sign_in_with_second_factor")
+    replies = race.run(*(lambda c=c: h.post(VERIFY, {"code": code}, token=c) for c in challenges))
+
+    assert outcome(replies) == Counter({(200, None): 1, (401, "invalid_code"): 1})
+    winner = next(r for r in replies if r.status == 200)
+    assert h.get("/v1/me/security", token=winner.body["session_token"]).status == 200
+    assert len(sessions_of(h, user_id)) == sessions_before + 1
+    user = items_of(h, f"USER#{user_id}")
+    assert int(user["TOTP"]["last_step"]["N"]) == h.clock.now() // 30
+    assert int(user["PROFILE"]["failures"]["N"]) == 1  # the replay counts as a failed attempt
+    # Exactly one challenge was used up; the other is still valid, but the code is spent.
+    again = outcome([h.post(VERIFY, {"code": code}, token=c) for c in challenges])
+    assert again == Counter({(401, "unauthorized"): 1, (401, "invalid_code"): 1})
+
+
+def test_one_backup_code_used_twice_at_once_signs_in_once(h, monkeypatch):
+    token, _, codes = h.user_with_two_factor("alice@example.com")
+    user_id = h.get("/v1/me/security", token=token).body["user_id"]
+    challenges = [h.sign_in("alice@example.com").body["challenge_token"] for _ in range(2)]
+    typed = [codes[0], codes[0].lower().replace("-", "")]  # the same code, typed two ways
+
+    race = WorstInterleaving(monkeypatch, 2, "sign_in_with_second_factor")
+    replies = race.run(
+        *(lambda c=c, b=b: h.post(VERIFY, {"backup_code": b}, token=c) for c, b in zip(challenges, typed, strict=True))
+    )
+
+    assert outcome(replies) == Counter({(200, None): 1, (401, "invalid_code"): 1})
+    assert next(r for r in replies if r.status == 200).body["backup_codes_remaining"] == 7
+    assert len(items_of(h, f"USER#{user_id}")["BACKUP"]["hashes"]["SS"]) == 7
+    assert len([e for e in h.emails("alice@example.com") if e["subject"] == "A backup code was used"]) == 1
+    assert h.get("/v1/me/security", token=token).body["two_factor"]["backup_codes_remaining"] == 7
+
+
+@pytest.mark.parametrize("same_session", [True, False])
+def test_two_confirms_of_one_enrollment_enable_once(h, monkeypatch, same_session):
+    user_id = h.sign_up("alice@example.com")
+    first = h.session("alice@example.com")
+    second = first if same_session else h.session("alice@example.com")
+    secret = h.post("/v1/me/two-factor/enrollment", token=first).body["secret"]
+    codes = [h.code(secret), h.code(secret, 30)]  # both valid now
+
+    race = WorstInterleaving(monkeypatch, 2, "activate_two_factor")
+    replies = race.run(
+        lambda: h.post(CONFIRM, {"code": codes[0]}, token=first),
+        lambda: h.post(CONFIRM, {"code": codes[1]}, token=second),
+    )
+
+    statuses = outcome(replies)
+    assert statuses[(200, None)] == 1
+    assert statuses[(404, "not_found")] + statuses[(401, "invalid_code")] + statuses[(401, "unauthorized")] == 1
+    winner_index = next(i for i, r in enumerate(replies) if r.status == 200)
+    winner_codes = replies[winner_index].body["backup_codes"]
+    user = items_of(h, f"USER#{user_id}")
+    assert user["TOTP"]["status"]["S"] == "active"
+    assert int(user["TOTP"]["last_step"]["N"]) == h.clock.now() // 30 + winner_index
+    assert int(user["PROFILE"]["session_epoch"]["N"]) == 1  # moved once, not twice
+    assert len(user["BACKUP"]["hashes"]["SS"]) == 8
+    assert len([e for e in h.emails("alice@example.com") if e["subject"] == "Two-factor authentication is on"]) == 1
+    enabled_events = [i for i in items_of(h, f"AUDIT#{user_id}").values() if i["kind"]["S"] == "two_factor_enabled"]
+    assert len(enabled_events) == 1
+    # The stored backup codes are the winner's: the ones the user was shown.
+    challenge = h.sign_in("alice@example.com").body["challenge_token"]
+    assert h.post(VERIFY, {"backup_code": winner_codes[0]}, token=challenge).status == 200
+    # The winner's session survived; the other session, if separate, was revoked.
+    assert h.get("/v1/me/security", token=[first, second][winner_index]).status == 200
+    if not same_session:
+        assert h.get("/v1/me/security", token=[first, second][1 - winner_index]).status == 401
+
+
+def test_one_code_used_to_sign_in_and_to_disable_at_once(h, monkeypatch):
+    token, secret, _ = h.user_with_two_factor("alice@example.com")
+    user_id = h.get("/v1/me/security", token=token).body["user_id"]
+    challenge = h.sign_in("alice@example.com").body["challenge_token"]
+    code = h.code(secret)
+
+    race = WorstInterleaving(monkeypatch, 2, "sign_in_with_second_factor", "deactivate_two_factor")
+    replies = race.run(
+        lambda: h.post(VERIFY, {"code": code}, token=challenge),
+        lambda: h.post(DISABLE, {"code": code}, token=token),
+    )
+
+    assert outcome(replies) == Counter({(200, None): 1, (401, "invalid_code"): 1})
+    user = items_of(h, f"USER#{user_id}")
+    if replies[1].status == 200:  # disabled: secret and codes are gone together
+        assert not {"TOTP", "BACKUP"} & set(user)
+    else:  # signed in: 2FA is still on
+        assert user["TOTP"]["status"]["S"] == "active" and "BACKUP" in user
+
+
+def test_two_wrong_codes_at_once_are_both_counted(h, monkeypatch):
+    token, secret, _ = h.user_with_two_factor("alice@example.com")
+    user_id = h.get("/v1/me/security", token=token).body["user_id"]
+    wrong = f"{(int(h.code(secret)) + 1) % 1_000_000:06d}"
+    for _ in range(3):
+        challenge = h.sign_in("alice@example.com").body["challenge_token"]
+        assert h.post(VERIFY, {"code": wrong}, token=challenge).status == 401
+    challenges = [h.sign_in("alice@example.com").body["challenge_token"] for _ in range(2)]
+
+    race = WorstInterleaving(monkeypatch, 2, "record_failure")
+    replies = race.run(*(lambda c=c: h.post(VERIFY, {"code": wrong}, token=c) for c in challenges))
+
+    # Both read 3 failures; the second writer counts on top of the first instead of over it.
+    assert outcome(replies) == Counter({(401, "invalid_code"): 2})
+    profile = items_of(h, f"USER#{user_id}")["PROFILE"]
+    assert int(profile["failures"]["N"]) == 5
+    assert int(profile["locked_until"]["N"]) == h.clock.now() + 60
+    assert len([e for e in h.emails("alice@example.com") if "Too many" in e["subject"]]) == 1
+
+
+def test_a_wrong_code_racing_the_lockout_is_refused(h, monkeypatch):
+    token, secret, _ = h.user_with_two_factor("alice@example.com")
+    user_id = h.get("/v1/me/security", token=token).body["user_id"]
+    wrong = f"{(int(h.code(secret)) + 1) % 1_000_000:06d}"
+    for _ in range(4):
+        challenge = h.sign_in("alice@example.com").body["challenge_token"]
+        assert h.post(VERIFY, {"code": wrong}, token=challenge).status == 401
+    challenges = [h.sign_in("alice@example.com").body["challenge_token"] for _ in range(2)]
+
+    race = WorstInterleaving(monkeypatch, 2, "record_failure")
+    replies = race.run(*(lambda c=c: h.post(VERIFY, {"code": wrong}, token=c) for c in challenges))
+
+    # The first failure starts the lockout; the second finds it begun and is refused.
+    assert outcome(replies) == Counter({(401, "invalid_code"): 1, (429, "too_many_attempts"): 1})
+    assert next(r for r in replies if r.status == 429).headers["Retry-After"] == "60"
+    assert int(items_of(h, f"USER#{user_id}")["PROFILE"]["failures"]["N"]) == 5
+    assert len([e for e in h.emails("alice@example.com") if "Too many" in e["subject"]]) == 1
