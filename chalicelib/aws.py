@@ -44,7 +44,9 @@ def client(service: str) -> Any:
             logging.getLogger(name).setLevel(logging.INFO)
 
     config = Config(
-        retries={"mode": "standard", "max_attempts": 3},
+        # Three attempts in all. (botocore's `max_attempts` counts retries: 3 made four, and
+        # four slow attempts could outlast API Gateway's 29 seconds and end as a bare 504.)
+        retries={"mode": "standard", "total_max_attempts": 3},
         connect_timeout=2,
         read_timeout=5,
     )
