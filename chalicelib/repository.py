@@ -463,9 +463,14 @@ class Repository:
         self, org: Organization, members: list[Membership], expected_required: bool, audit: AuditEvent
     ) -> None:
         """Store the policy and every member's deadline. Transactions hold 100 items, so a
-        large organization is written in chunks, the policy first; the change is idempotent,
-        so a retry after a failure completes it."""
+        large organization is written in chunks with the policy in the last one: until it is
+        written the organization reads as unchanged, so after a failure the caller's retry
+        redoes the whole change instead of finding it done and leaving members without a
+        deadline."""
         parts: list[tuple[str, dict[str, Any]]] = [
+            (f"member:{m.user_id}", _put(_member_item(m), condition="attribute_exists(pk)")) for m in members
+        ]
+        parts += [
             (
                 "org",
                 _put(
@@ -476,7 +481,6 @@ class Repository:
             ),
             ("audit", _put(_audit_item(audit))),
         ]
-        parts += [(f"member:{m.user_id}", _put(_member_item(m), condition="attribute_exists(pk)")) for m in members]
         for start in range(0, len(parts), TRANSACTION_LIMIT):
             self._transact(parts[start : start + TRANSACTION_LIMIT])
 
