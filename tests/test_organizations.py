@@ -4,7 +4,7 @@ the 2FA-disable guard."""
 
 from __future__ import annotations
 
-from chalicelib.clock import format_time
+from chalicelib.clock import format_time, parse_time
 from chalicelib.enforcement import DAY
 from devkit.harness import Harness
 
@@ -239,6 +239,13 @@ def test_an_admin_with_two_factor_can_require_it(h):
     reply = require(h, org_id, admin)
     assert reply.status == 200
     assert reply.body["require_two_factor"] is True
+    policy = h.get(f"/v1/orgs/{org_id}/security", token=admin)
+    assert policy.status == 200
+    assert policy.body["require_two_factor"] is True
+    assert {row["email"]: row["role"] for row in policy.body["members"]} == {
+        OWNER: "owner",
+        "admin@example.com": "admin",
+    }
 
 
 def test_policy_body_is_validated(h):
@@ -514,3 +521,56 @@ def test_an_sso_member_may_disable_while_required(h):
     require(h, org_id, owner)
     reply = h.post("/v1/me/two-factor/disable", {"code": h.code(secret)}, token=session)
     assert reply.status == 200
+
+
+# -- large organizations -----------------------------------------------------------------------------
+
+
+def test_a_failed_policy_change_on_a_large_org_is_completed_by_a_retry(h, monkeypatch):
+    """More members than one DynamoDB transaction holds: the change is written in chunks.
+    If a chunk fails the API answers 503, and trying again must give every member a
+    deadline and the email, not leave some of them pending without one for ever.
+    (Chunks of 10 instead of DynamoDB's 100: moto copies the table on every transaction.)"""
+    from botocore.exceptions import ClientError
+
+    from chalicelib import aws, repository, wiring
+    from chalicelib.organizations import shard_for
+    from chalicelib.records import Membership
+
+    monkeypatch.setattr(repository, "TRANSACTION_LIMIT", 10)
+    owner, _, org_id = owner_org(h)
+    deps = wiring.dependencies()
+    emails = [f"member{n}@example.com" for n in range(25)]
+    for n, email in enumerate(emails):
+        user_id = f"00000000-0000-4000-8000-{n:012d}"
+        deps.repository.add_member(
+            Membership(org_id, user_id, email, "member", False, h.clock.now(), shard=shard_for(user_id, 4))
+        )
+
+    calls = {"transactions": 0}
+
+    def fail_the_second_transaction(**kwargs):
+        calls["transactions"] += 1
+        if calls["transactions"] == 2:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Slow down."}}, "TransactWriteItems")
+
+    events = aws.client("dynamodb").meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", fail_the_second_transaction)
+    failed = require(h, org_id, owner)
+    events.unregister("before-call.dynamodb.TransactWriteItems", fail_the_second_transaction)
+    assert (failed.status, error_code(failed)) == (503, "temporarily_unavailable")
+    assert calls["transactions"] == 2
+    # Nothing is in force yet, and nobody was told.
+    policy = h.get(f"/v1/orgs/{org_id}/security", token=owner).body
+    assert policy["require_two_factor"] is False
+    assert {row["status"] for row in policy["members"]} == {"not_required"}
+    assert not any(h.emails(email) for email in emails)
+
+    retried = require(h, org_id, owner)
+    assert retried.status == 200
+    rows = member_rows(h, org_id, owner)
+    deadline = format_time(parse_time(retried.body["enforced_at"]) + GRACE)
+    assert {email: (rows[email]["status"], rows[email]["deadline"]) for email in emails} == {
+        email: ("pending", deadline) for email in emails
+    }
+    assert all(len(h.emails(email)) == 1 for email in emails)
