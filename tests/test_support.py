@@ -236,3 +236,64 @@ def test_request_errors(h):
         reply = desk.request_reset(body)
         assert (reply.status, error_code(reply)) == (400, "invalid_request"), body
     assert desk.request_reset({"verification_reference": "x" * 500, "reason": "y"}).status == 202
+
+
+def test_two_sweeps_at_once_complete_a_reset_once(h, monkeypatch):
+    """Both sweeps load the due reset before either writes; one completes it, one email."""
+    import os
+    import threading
+
+    desk = Desk(h)
+    requested_at = h.clock.now()
+    desk.request_reset()
+    deps = wiring.dependencies()
+    repository, mailer = deps.repository, deps.mailer
+    lock = threading.Lock()
+    barrier = threading.Barrier(2, timeout=20)
+    attempts = []
+
+    def serialised(function):
+        def call(*args, **kwargs):
+            with lock:
+                return function(*args, **kwargs)
+
+        return call
+
+    for name in ("due_entries", "load_user", "organizations_of", "get_organizations", "two_factor_enabled"):
+        monkeypatch.setattr(repository, name, serialised(getattr(repository, name)))
+    monkeypatch.setattr(mailer, "send", serialised(mailer.send))
+    complete_reset = repository.complete_reset
+
+    def complete_after_both_have_read(*args, **kwargs):
+        barrier.wait()
+        with lock:
+            attempts.append(args[1])
+            return complete_reset(*args, **kwargs)
+
+    monkeypatch.setattr(repository, "complete_reset", complete_after_both_have_read)
+    h.clock.set(requested_at + 24 * HOUR)
+
+    results: list[dict[str, int]] = []
+    errors: list[BaseException] = []
+    environment = os.environ  # the test client swaps os.environ per invocation
+
+    def sweep() -> None:
+        try:
+            results.append(h.sweep())
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    os.environ = environment  # noqa: B003 - put back the very object the test client swapped out
+    assert not errors, errors
+    assert len(attempts) == 2
+    assert sorted(r["resets_completed"] for r in results) == [0, 1]
+    assert subjects(h, USER).count("Two-factor authentication was reset") == 1
+    completed = [i for i in audit(h, desk.user_id) if i["kind"]["S"] == "support_reset_completed"]
+    assert len(completed) == 1
+    [profile] = [i for i in h.table_items() if i["pk"]["S"] == f"USER#{desk.user_id}" and i["sk"]["S"] == "PROFILE"]
+    assert profile["session_epoch"] == {"N": "2"}  # enrollment moved it to 1; the reset once more
