@@ -179,3 +179,20 @@ def test_swapped_encrypted_secrets_verify_for_neither_user(h, caplog):
     swap_secrets(h, alice, bob)
     assert h.sign_in_with_code("alice@example.com", alice_secret).status == 200
     assert h.sign_in_with_code("bob@example.com", bob_secret).status == 200
+
+
+def test_a_tampered_ciphertext_verifies_nothing(h):
+    token, secret, _ = h.user_with_two_factor("alice@example.com")
+    user_id = h.get("/v1/me/security", token=token).body["user_id"]
+    dynamodb, table = stack.client("dynamodb"), os.environ["AEGIS_TABLE_NAME"]
+    key = {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": "TOTP"}}
+    ciphertext = bytearray(dynamodb.get_item(TableName=table, Key=key)["Item"]["secret"]["M"]["ciphertext"]["B"])
+    ciphertext[0] ^= 1
+    dynamodb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET secret.ciphertext = :tampered",
+        ExpressionAttributeValues={":tampered": {"B": bytes(ciphertext)}},
+    )
+    reply = h.sign_in_with_code("alice@example.com", secret)
+    assert (reply.status, reply.body["error"]["code"]) == (401, "invalid_code")

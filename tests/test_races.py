@@ -19,23 +19,32 @@ DISABLE = "/v1/me/two-factor/disable"
 
 
 class WorstInterleaving:
+    """Requests whose decisive writes wait until every request has read; the writes then go
+    in the order the requests were given, so a test can choose which one comes first."""
+
     def __init__(self, monkeypatch, parties, *methods):
         self.parties = parties
         self.arrived = 0
         self._gate = threading.Lock()
         self._barrier = threading.Barrier(parties, timeout=10)
+        self._turn = 0
+        self._turns = threading.Condition()
+        self._over = False
         self._local = threading.local()
         for name in methods:
             monkeypatch.setattr(Repository, name, self._gated(getattr(Repository, name)))
 
     def _gated(self, write):
         def gated(repository, *args, **kwargs):
-            if not getattr(self._local, "waited", False):  # only a request's first decisive write waits
+            # Only a request's first decisive write waits, and only during the race.
+            if not self._over and not getattr(self._local, "waited", False):
                 self._local.waited = True
                 self.arrived += 1
                 self._gate.release()
                 try:
                     self._barrier.wait()
+                    with self._turns:
+                        assert self._turns.wait_for(lambda: self._turn == self._local.index, timeout=10)
                 finally:
                     self._gate.acquire()
             return write(repository, *args, **kwargs)
@@ -47,14 +56,21 @@ class WorstInterleaving:
         replies = [None] * len(requests)
 
         def worker(index, request):
-            with self._gate:
-                replies[index] = request()
+            self._local.index = index
+            try:
+                with self._gate:
+                    replies[index] = request()
+            finally:
+                with self._turns:
+                    self._turn += 1
+                    self._turns.notify_all()
 
         threads = [threading.Thread(target=worker, args=(i, r)) for i, r in enumerate(requests)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(timeout=30)
+        self._over = True
         assert self.arrived == self.parties, "not every request reached the write: the race was not forced"
         return replies
 
@@ -147,24 +163,71 @@ def test_two_confirms_of_one_enrollment_enable_once(h, monkeypatch, same_session
         assert h.get("/v1/me/security", token=[first, second][1 - winner_index]).status == 401
 
 
-def test_one_code_used_to_sign_in_and_to_disable_at_once(h, monkeypatch):
+@pytest.mark.parametrize("disable_first", [False, True])
+def test_one_code_used_to_sign_in_and_to_disable_at_once(h, monkeypatch, disable_first):
     token, secret, _ = h.user_with_two_factor("alice@example.com")
     user_id = h.get("/v1/me/security", token=token).body["user_id"]
     challenge = h.sign_in("alice@example.com").body["challenge_token"]
     code = h.code(secret)
+    sign_in = lambda: h.post(VERIFY, {"code": code}, token=challenge)  # noqa: E731
+    disable = lambda: h.post(DISABLE, {"code": code}, token=token)  # noqa: E731
 
     race = WorstInterleaving(monkeypatch, 2, "sign_in_with_second_factor", "deactivate_two_factor")
-    replies = race.run(
-        lambda: h.post(VERIFY, {"code": code}, token=challenge),
-        lambda: h.post(DISABLE, {"code": code}, token=token),
-    )
+    replies = race.run(disable, sign_in) if disable_first else race.run(sign_in, disable)
 
-    assert outcome(replies) == Counter({(200, None): 1, (401, "invalid_code"): 1})
+    assert (replies[0].status, replies[1].status) == (200, 401)
+    assert replies[1].body["error"]["code"] == "invalid_code"
     user = items_of(h, f"USER#{user_id}")
-    if replies[1].status == 200:  # disabled: secret and codes are gone together
+    if disable_first:  # secret and codes are gone together
         assert not {"TOTP", "BACKUP"} & set(user)
     else:  # signed in: 2FA is still on
         assert user["TOTP"]["status"]["S"] == "active" and "BACKUP" in user
+
+
+def test_one_code_used_to_regenerate_and_to_sign_in_at_once(h, monkeypatch):
+    token, secret, old_codes = h.user_with_two_factor("alice@example.com")
+    challenge = h.sign_in("alice@example.com").body["challenge_token"]
+    code = h.code(secret)
+
+    race = WorstInterleaving(monkeypatch, 2, "replace_backup_codes", "sign_in_with_second_factor")
+    replies = race.run(
+        lambda: h.post("/v1/me/two-factor/backup-codes", {"code": code}, token=token),
+        lambda: h.post(VERIFY, {"code": code}, token=challenge),
+    )
+
+    assert replies[0].status == 200
+    assert (replies[1].status, replies[1].body["error"]["code"]) == (401, "invalid_code")
+    new_codes = replies[0].body["backup_codes"]
+    # The codes shown are the ones stored.
+    reply = h.post(VERIFY, {"backup_code": new_codes[0]}, token=challenge)
+    assert reply.status == 200 and reply.body["backup_codes_remaining"] == 7
+    challenge = h.sign_in("alice@example.com").body["challenge_token"]
+    assert h.post(VERIFY, {"backup_code": old_codes[0]}, token=challenge).status == 401
+
+
+def test_a_right_code_racing_the_start_of_a_lockout_is_refused(h, monkeypatch):
+    """Four failures, then a wrong and a right code at once. The wrong one starts the lockout
+    first; the right one must not sign in past it (nor reset the count)."""
+    token, secret, _ = h.user_with_two_factor("alice@example.com")
+    user_id = h.get("/v1/me/security", token=token).body["user_id"]
+    wrong = f"{(int(h.code(secret)) + 1) % 1_000_000:06d}"
+    for _ in range(4):
+        challenge = h.sign_in("alice@example.com").body["challenge_token"]
+        assert h.post(VERIFY, {"code": wrong}, token=challenge).status == 401
+    challenges = [h.sign_in("alice@example.com").body["challenge_token"] for _ in range(2)]
+
+    race = WorstInterleaving(monkeypatch, 2, "record_failure", "sign_in_with_second_factor")
+    replies = race.run(
+        lambda: h.post(VERIFY, {"code": wrong}, token=challenges[0]),
+        lambda: h.post(VERIFY, {"code": h.code(secret)}, token=challenges[1]),
+    )
+
+    assert (replies[0].status, replies[0].body["error"]["code"]) == (401, "invalid_code")
+    assert (replies[1].status, replies[1].body["error"]["code"]) == (429, "too_many_attempts")
+    assert replies[1].headers["Retry-After"] == "60"
+    profile = items_of(h, f"USER#{user_id}")["PROFILE"]
+    assert int(profile["failures"]["N"]) == 5
+    assert len(sessions_of(h, user_id)) == 1  # only the one from enrollment
 
 
 def test_two_wrong_codes_at_once_are_both_counted(h, monkeypatch):

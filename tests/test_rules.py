@@ -3,12 +3,13 @@
 import base64
 import hashlib
 import re
+import time
 import urllib.parse
 
 import pytest
 
 from chalicelib import backup_codes, enforcement, passwords, tokens, totp, two_factor, validation
-from chalicelib.clock import ManualClock, format_time, parse_time
+from chalicelib.clock import ManualClock, SystemClock, format_time, parse_time
 from chalicelib.config import Settings
 from chalicelib.errors import InvalidRequest, PayloadTooLarge, TemporarilyUnavailable, TooManyAttempts
 from chalicelib.randomness import SeededRandomness, SystemRandomness
@@ -493,6 +494,9 @@ def test_times_are_iso_8601_utc_with_z():
     assert format_time(clock.now()) == "2026-11-27T09:01:30Z"
     clock.set(0)
     assert clock.now() == 0
+    clock.set("2026-11-27T09:00:00Z")
+    assert format_time(clock.now()) == "2026-11-27T09:00:00Z"
+    assert abs(SystemClock().now() - time.time()) <= 1
 
 
 def test_seeded_randomness_repeats_and_system_randomness_does_not():
