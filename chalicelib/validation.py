@@ -40,7 +40,7 @@ def parse_body(raw: bytes | None, content_type: str | None, fields: dict[str, Fi
         raise InvalidRequest("Send the body as JSON with Content-Type: application/json.")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         raise InvalidRequest("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
@@ -61,10 +61,22 @@ def _check(name: str, value: Any, field: Field) -> None:
     if type(value) is not field.kind:
         raise InvalidRequest(f"Field {name} must be a {_type_name(field.kind)}.")
     if isinstance(value, str):
+        if not _is_unicode(value):
+            raise InvalidRequest(f"Field {name} must be valid Unicode text.")
         if not field.min_length <= len(value) <= field.max_length:
             raise InvalidRequest(f"Field {name} must be {field.min_length} to {field.max_length} characters.")
         if field.choices and value not in field.choices:
             raise InvalidRequest(f"Field {name} must be one of: {', '.join(field.choices)}.")
+
+
+def _is_unicode(text: str) -> bool:
+    """JSON's \\uD800-style escapes can spell lone surrogates, which no hash, log or database
+    can encode."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _type_name(kind: type) -> str:

@@ -130,6 +130,33 @@ def test_error_messages_never_echo_the_submitted_values(h):
         assert "short" not in json.dumps(reply.body)
 
 
+def test_no_input_causes_a_500(h):
+    token, _, _ = h.user_with_two_factor("alice@example.com")
+    challenge = h.sign_in("alice@example.com").body["challenge_token"]
+    strange = ["\\ud800", "\\udfff\\ud800", "a\\u0000b", "\\u202e", "\\ufeff", "\u00e9" * 300]
+    for text in strange:
+        for path, raw, auth in [
+            ("/v1/users", f'{{"email": "a{text}@example.com", "password": "pass{text}word"}}', None),
+            ("/v1/sessions", f'{{"email": "alice@example.com", "password": "{text}{PASSWORD}"}}', None),
+            ("/v1/sessions", f'{{"email": "{text}", "password": "{text}"}}', None),
+            ("/v1/sessions/verify", f'{{"code": "12345{text}"}}', challenge),
+            ("/v1/sessions/verify", f'{{"backup_code": "ABCD2345-6789WXY{text}"}}', challenge),
+            ("/v1/me/two-factor/disable", f'{{"backup_code": "{text}"}}', token),
+            ("/v1/orgs", f'{{"name": "{text}", "plan": "free"}}', token),
+            ("/v1/users", f'{{"{text}": 1}}', None),
+        ]:
+            reply = h.post(path, raw=raw, token=auth)
+            assert reply.status < 500, (path, raw, reply)
+            assert reply.status < 300 or set(reply.body["error"]) == {"code", "message"}, (path, raw, reply)
+    for raw in ("[" * 8000 + "]" * 8000, '{"a":' * 2000 + "1" + "}" * 2000, '{"email": NaN, "password": 1e999}'):
+        expect_error(h.post("/v1/users", raw=raw), 400, "invalid_request")
+    expect_error(
+        h.post("/v1/users", raw='{"email": "a\\ud800@example.com", "password": "12345678"}'), 400, "invalid_request"
+    )
+    # The account was not locked out by any of it.
+    assert h.sign_in("alice@example.com").body["status"] == "two_factor_required"
+
+
 # -- conventions: tokens -----------------------------------------------------------------------
 
 

@@ -234,6 +234,18 @@ def test_parse_body_refuses_missing_malformed_and_non_object_bodies(raw):
     refused(raw)
 
 
+def test_parse_body_refuses_deeply_nested_json():
+    assert refused(b"[" * 8000 + b"]" * 8000) == "The body is not valid JSON."
+
+
+@pytest.mark.parametrize(
+    "raw", [b'{"email": "a\\ud800@example.com", "password": "12345678"}', b'{"email": "a\xed\xa0\x80@b.co"}']
+)
+def test_parse_body_refuses_strings_that_are_not_unicode(raw):
+    """Lone surrogates would fail later in hashing (a 500) or in DynamoDB (a false 503)."""
+    assert refused(raw) == "Field email must be valid Unicode text."
+
+
 @pytest.mark.parametrize("content_type", [None, "", "text/plain", "application/x-www-form-urlencoded", "json"])
 def test_parse_body_requires_the_json_content_type(content_type):
     assert "Content-Type" in refused(b'{"email": "a@example.com", "password": "12345678"}', content_type=content_type)
