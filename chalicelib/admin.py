@@ -12,8 +12,8 @@ import argparse
 import sys
 
 from . import validation, wiring
+from .audit import audit_event
 from .errors import ServiceError
-from .records import AuditEvent
 from .repository import ConditionFailed
 
 
@@ -27,7 +27,7 @@ def grant_support(email: str) -> str:
         deps.repository.grant_support(user_id)
     except ConditionFailed:
         raise LookupError(f"no user has the email {email}") from None
-    deps.repository.put_audit_event(AuditEvent(user_id, "support_role_granted", deps.clock.now(), "operator"))
+    deps.repository.put_audit_event(audit_event(deps, user_id, "support_role_granted", "operator"))
     return user_id
 
 

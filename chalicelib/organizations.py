@@ -8,10 +8,11 @@ from typing import Any
 
 from . import enforcement, notifications, tokens
 from .accounts import Principal
+from .audit import audit_event
 from .clock import format_time
 from .dependencies import Dependencies
 from .errors import Conflict, Forbidden, NotFound, PlanRequired
-from .records import AuditEvent, Membership, Organization
+from .records import Membership, Organization
 from .repository import ConditionFailed
 
 PLANS = enforcement.PLANS
@@ -99,7 +100,7 @@ def set_policy(deps: Dependencies, principal: Principal, org_id: str, required: 
         )
         for m in members
     ]
-    audit = AuditEvent(org_id, "enforcement_started" if required else "enforcement_stopped", now, principal.user_id)
+    audit = audit_event(deps, org_id, "enforcement_started" if required else "enforcement_stopped", principal.user_id)
     try:
         deps.repository.set_enforcement(updated_org, updated_members, org.require_two_factor, audit)
     except ConditionFailed:

@@ -101,6 +101,7 @@ class AuditEvent:
     at: int
     actor: str
     details: dict[str, str] = field(default_factory=dict)
+    event_id: str = ""  # random: two events of one kind in one second must not collide
 
 
 # What proved the second factor, for the write that consumes it.

@@ -296,7 +296,7 @@ class Repository:
     def activate_two_factor(
         self,
         user_id: str,
-        enrollment_created_at: int,
+        pending_nonce: bytes,
         step: int,
         backup: BackupCodeHashes,
         epoch: tuple[int, int],
@@ -306,22 +306,24 @@ class Repository:
         audit: AuditEvent,
     ) -> None:
         """Confirm the pending enrollment: active secret and backup codes in one transaction;
-        other sessions revoked by moving the session epoch."""
+        other sessions revoked by moving the session epoch. `pending_nonce` names the sealed
+        secret the code was checked against: if the enrollment was restarted meanwhile (even
+        in the same second), the secret is not the one the user confirmed."""
         parts = [
             (
                 "totp",
                 _update(
                     _key(_user(user_id), "TOTP"),
                     "SET #status = :active, last_step = :step, enabled_at = :now REMOVE pending_expires_at",
-                    "#status = :pending AND created_at = :created AND pending_expires_at > :now",
+                    "#status = :pending AND #secret.nonce = :nonce AND pending_expires_at > :now",
                     {
                         ":active": ACTIVE,
                         ":pending": PENDING,
                         ":step": step,
                         ":now": now,
-                        ":created": enrollment_created_at,
+                        ":nonce": pending_nonce,
                     },
-                    names={"#status": "status"},
+                    names={"#status": "status", "#secret": "secret"},
                 ),
             ),
             ("backup", _put(_backup_item(user_id, backup, now))),
@@ -398,7 +400,9 @@ class Repository:
 
     def audit_events(self, subject: str) -> list[AuditEvent]:
         return [
-            AuditEvent(item["subject"], item["kind"], item["at"], item["actor"], item.get("details", {}))
+            AuditEvent(
+                item["subject"], item["kind"], item["at"], item["actor"], item.get("details", {}), item["event_id"]
+            )
             for item in self._query(
                 KeyConditionExpression="pk = :pk",
                 ExpressionAttributeValues={":pk": {"S": f"AUDIT#{subject}"}},
@@ -736,12 +740,13 @@ def _audit_item(event: AuditEvent) -> dict[str, Any]:
 
     return {
         "pk": f"AUDIT#{event.subject}",
-        "sk": f"{format_time(event.at)}#{event.kind}#{event.details.get('id', '')}",
+        "sk": f"{format_time(event.at)}#{event.kind}#{event.event_id}",
         "subject": event.subject,
         "kind": event.kind,
         "at": event.at,
         "actor": event.actor,
         "details": dict(event.details),
+        "event_id": event.event_id,
     }
 
 

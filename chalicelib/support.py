@@ -12,11 +12,12 @@ from typing import Any
 
 from . import enforcement, notifications, tokens
 from .accounts import Principal
+from .audit import audit_event
 from .clock import format_time
 from .dependencies import Dependencies
 from .errors import Conflict, Forbidden, NotFound
 from .organizations import shard_for
-from .records import AuditEvent, PendingReset
+from .records import PendingReset
 from .repository import ConditionFailed
 
 _USER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -40,7 +41,7 @@ def request_reset(
         shard=shard_for(user_id, deps.settings.deadline_shards),
     )
     details = {"verification_reference": verification_reference, "reason": reason}
-    audit = AuditEvent(user_id, "support_reset_requested", now, principal.user_id, {"id": reset.reset_id, **details})
+    audit = audit_event(deps, user_id, "support_reset_requested", principal.user_id, {"id": reset.reset_id, **details})
     try:
         deps.repository.put_pending_reset(user_id, reset, details, audit)
     except ConditionFailed:
@@ -50,11 +51,8 @@ def request_reset(
 
 
 def cancel_reset(deps: Dependencies, principal: Principal) -> dict[str, str]:
-    now = deps.clock.now()
     try:
-        deps.repository.cancel_reset(
-            principal.user_id, AuditEvent(principal.user_id, "support_reset_cancelled", now, principal.user_id)
-        )
+        deps.repository.cancel_reset(principal.user_id, audit_event(deps, principal.user_id, "support_reset_cancelled"))
     except ConditionFailed:
         raise Conflict("no_pending_reset", "There is no pending 2FA reset to cancel.") from None
     deps.mailer.send(notifications.support_reset_cancelled(principal.email))
@@ -80,7 +78,7 @@ def complete_due_reset(deps: Dependencies, user_id: str) -> bool:
         )
     ]
     epoch = (state.profile.session_epoch, state.profile.session_epoch + 1)
-    audit = AuditEvent(user_id, "support_reset_completed", now, reset.requested_by, {"id": reset.reset_id})
+    audit = audit_event(deps, user_id, "support_reset_completed", reset.requested_by, {"id": reset.reset_id})
     try:
         deps.repository.complete_reset(user_id, reset.reset_id, epoch, due_members, audit)
     except ConditionFailed:

@@ -12,11 +12,12 @@ from typing import Any, NoReturn
 
 from . import backup_codes, enforcement, notifications, tokens, totp
 from .accounts import Principal, new_session
+from .audit import audit_event
 from .cipher import encryption_context
 from .clock import format_time
 from .dependencies import Dependencies
 from .errors import Conflict, InvalidCode, NotFound, TooManyAttempts, Unauthorized
-from .records import AuditEvent, BackupCodeHash, BackupCodeHashes, Proof, TotpState, TotpStep, UserState
+from .records import BackupCodeHash, BackupCodeHashes, Proof, TotpState, TotpStep, UserState
 from .repository import ConditionFailed
 
 logger = logging.getLogger(__name__)
@@ -76,14 +77,14 @@ def confirm_enrollment(deps: Dependencies, principal: Principal, code: str) -> d
     try:
         deps.repository.activate_two_factor(
             principal.user_id,
-            pending.created_at,
+            pending.sealed_secret["nonce"],
             step,
             hashes,
             epoch,
             principal.token_hash,
             session,
             now,
-            _audit(principal.user_id, "two_factor_enabled", now),
+            audit_event(deps, principal.user_id, "two_factor_enabled"),
         )
     except ConditionFailed as failed:
         _refused(deps, failed, principal, stale=NotFound("There is no pending enrollment; start one first."))
@@ -120,7 +121,7 @@ def verify_sign_in(
             proof,
             session,
             now,
-            _audit(principal.user_id, "signed_in_with_backup_code" if used_backup else "signed_in", now),
+            audit_event(deps, principal.user_id, "signed_in_with_backup_code" if used_backup else "signed_in"),
         )
     except ConditionFailed as failed:
         _refused(deps, failed, principal, stale=Unauthorized())
@@ -152,7 +153,7 @@ def regenerate_backup_codes(deps: Dependencies, principal: Principal, code: str)
     codes, hashes = _new_backup_codes(deps)
     try:
         deps.repository.replace_backup_codes(
-            principal.user_id, proof.step, hashes, now, _audit(principal.user_id, "backup_codes_regenerated", now)
+            principal.user_id, proof.step, hashes, now, audit_event(deps, principal.user_id, "backup_codes_regenerated")
         )
     except ConditionFailed as failed:
         _refused(deps, failed, principal, stale=_not_enabled())
@@ -181,7 +182,7 @@ def disable(deps: Dependencies, principal: Principal, code: str | None, backup_c
             _next_epoch(state),
             principal.token_hash,
             now,
-            _audit(principal.user_id, "two_factor_disabled", now),
+            audit_event(deps, principal.user_id, "two_factor_disabled"),
         )
     except ConditionFailed as failed:
         _refused(deps, failed, principal, stale=_not_enabled())
@@ -250,7 +251,7 @@ def _count_failure(deps: Dependencies, state: UserState) -> None:
             continue
         if locked_until:
             deps.repository.put_audit_event(
-                AuditEvent(profile.user_id, "second_factor_lockout", now, "system", {"until": str(locked_until)})
+                audit_event(deps, profile.user_id, "second_factor_lockout", "system", {"until": str(locked_until)})
             )
             deps.mailer.send(notifications.second_factor_lockout(profile.email, locked_until))
         return
@@ -279,10 +280,6 @@ def _required_by_an_organization(deps: Dependencies, principal: Principal) -> bo
         org.require_two_factor and not enforcement.is_exempt(member.role, member.sso)
         for org, member in deps.repository.organizations_of(principal.user_id, state.org_ids)
     )
-
-
-def _audit(user_id: str, kind: str, now: int, actor: str | None = None) -> AuditEvent:
-    return AuditEvent(user_id, kind, now, actor or user_id)
 
 
 def _already_enabled() -> Conflict:
