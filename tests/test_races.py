@@ -267,3 +267,31 @@ def test_a_wrong_code_racing_the_lockout_is_refused(h, monkeypatch):
     assert next(r for r in replies if r.status == 429).headers["Retry-After"] == "60"
     assert int(items_of(h, f"USER#{user_id}")["PROFILE"]["failures"]["N"]) == 5
     assert len([e for e in h.emails("alice@example.com") if "Too many" in e["subject"]]) == 1
+
+
+@pytest.mark.parametrize("confirm_first", [True, False])
+def test_restarting_enrollment_while_confirming_never_activates_an_unconfirmed_secret(h, monkeypatch, confirm_first):
+    """In the same second, one tab confirms the shown secret while another starts over."""
+    user_id = h.sign_up("alice@example.com")
+    token = h.session("alice@example.com")
+    shown = h.post("/v1/me/two-factor/enrollment", token=token).body["secret"]
+    confirm = lambda: h.post(CONFIRM, {"code": h.code(shown)}, token=token)  # noqa: E731
+    restart = lambda: h.post("/v1/me/two-factor/enrollment", token=token)  # noqa: E731
+
+    race = WorstInterleaving(monkeypatch, 2, "activate_two_factor", "put_pending_enrollment")
+    if confirm_first:
+        confirmed, restarted = race.run(confirm, restart)
+        assert confirmed.status == 200
+        assert (restarted.status, restarted.body["error"]["code"]) == (409, "already_enabled")
+    else:
+        restarted, confirmed = race.run(restart, confirm)
+        assert restarted.status == 201
+        assert (confirmed.status, confirmed.body["error"]["code"]) == (404, "not_found")
+        assert items_of(h, f"USER#{user_id}")["TOTP"]["status"]["S"] == "pending"
+        # The new secret is the one to confirm now.
+        shown = restarted.body["secret"]
+        h.clock.advance(30)
+        assert h.post(CONFIRM, {"code": h.code(shown)}, token=token).status == 200
+    # Whatever is active is the secret the user confirmed.
+    h.clock.advance(30)
+    assert h.sign_in_with_code("alice@example.com", shown).status == 200
