@@ -184,25 +184,35 @@ def test_one_code_used_to_sign_in_and_to_disable_at_once(h, monkeypatch, disable
         assert user["TOTP"]["status"]["S"] == "active" and "BACKUP" in user
 
 
-def test_one_code_used_to_regenerate_and_to_sign_in_at_once(h, monkeypatch):
+@pytest.mark.parametrize("regenerate_first", [True, False])
+def test_one_code_used_to_regenerate_and_to_sign_in_at_once(h, monkeypatch, regenerate_first):
     token, secret, old_codes = h.user_with_two_factor("alice@example.com")
     challenge = h.sign_in("alice@example.com").body["challenge_token"]
     code = h.code(secret)
+    regenerate = lambda: h.post("/v1/me/two-factor/backup-codes", {"code": code}, token=token)  # noqa: E731
+    sign_in = lambda: h.post(VERIFY, {"code": code}, token=challenge)  # noqa: E731
 
     race = WorstInterleaving(monkeypatch, 2, "replace_backup_codes", "sign_in_with_second_factor")
-    replies = race.run(
-        lambda: h.post("/v1/me/two-factor/backup-codes", {"code": code}, token=token),
-        lambda: h.post(VERIFY, {"code": code}, token=challenge),
-    )
+    if regenerate_first:
+        regenerated, signed_in = race.run(regenerate, sign_in)
+        winner, loser = regenerated, signed_in
+    else:
+        signed_in, regenerated = race.run(sign_in, regenerate)
+        winner, loser = signed_in, regenerated
+    assert winner.status == 200
+    assert (loser.status, loser.body["error"]["code"]) == (401, "invalid_code")
 
-    assert replies[0].status == 200
-    assert (replies[1].status, replies[1].body["error"]["code"]) == (401, "invalid_code")
-    new_codes = replies[0].body["backup_codes"]
-    # The codes shown are the ones stored.
-    reply = h.post(VERIFY, {"backup_code": new_codes[0]}, token=challenge)
-    assert reply.status == 200 and reply.body["backup_codes_remaining"] == 7
+    # The backup codes that work are exactly the ones last shown to the user.
+    valid = regenerated.body["backup_codes"] if regenerate_first else old_codes
+    stale = old_codes if regenerate_first else []
     challenge = h.sign_in("alice@example.com").body["challenge_token"]
-    assert h.post(VERIFY, {"backup_code": old_codes[0]}, token=challenge).status == 401
+    reply = h.post(VERIFY, {"backup_code": valid[0]}, token=challenge)
+    assert reply.status == 200 and reply.body["backup_codes_remaining"] == 7
+    for code in stale[:1]:
+        challenge = h.sign_in("alice@example.com").body["challenge_token"]
+        assert h.post(VERIFY, {"backup_code": code}, token=challenge).status == 401
+    regenerated_emails = [e for e in h.emails("alice@example.com") if e["subject"] == "New backup codes"]
+    assert len(regenerated_emails) == (1 if regenerate_first else 0)
 
 
 def test_a_right_code_racing_the_start_of_a_lockout_is_refused(h, monkeypatch):
