@@ -91,6 +91,19 @@ def test_sign_in_refuses_every_malformed_body(h):
     assert h.sign_in("a@example.com").status == 200
 
 
+def test_two_factor_endpoints_refuse_every_malformed_body_without_counting_it(h):
+    token, secret, codes = h.user_with_two_factor("alice@example.com")
+    h.sign_up("bob@example.com")
+    bob = h.session("bob@example.com")
+    assert h.post("/v1/me/two-factor/enrollment", token=bob).status == 201
+    check_bad_bodies(h, "/v1/me/two-factor/enrollment/confirm", {"code": "123456"}, token=bob)
+    check_bad_bodies(h, "/v1/me/two-factor/backup-codes", {"code": "123456"}, token=token)
+    check_bad_bodies(h, "/v1/me/two-factor/disable", {"code": "123456"}, token=token)
+    check_bad_bodies(h, "/v1/me/two-factor/disable", {"backup_code": codes[0]}, token=token)
+    # Dozens of refusals, none of them a failed attempt: the right code still works at once.
+    assert h.post("/v1/me/two-factor/backup-codes", {"code": h.code(secret)}, token=token).status == 200
+
+
 def test_a_body_of_exactly_16_kib_is_read_and_one_byte_more_is_refused(h):
     body = json.dumps({"email": "a@example.com", "password": PASSWORD})
     exactly = body[:-1] + " " * (MAX_BODY - len(body)) + "}"
