@@ -389,6 +389,8 @@ class Repository:
                 ),
             ]
         parts += [
+            # A pending support reset has nothing left to do once the user turned 2FA off.
+            ("reset", _delete(_key(_user(user_id), "RESET"))),
             ("throttle", _reset_failures(user_id, now, epoch)),
             ("token", _move_session_epoch(user_id, current_session_hash, epoch[1], now)),
             ("audit", _put(_audit_item(audit))),

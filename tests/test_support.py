@@ -297,3 +297,20 @@ def test_two_sweeps_at_once_complete_a_reset_once(h, monkeypatch):
     assert len(completed) == 1
     [profile] = [i for i in h.table_items() if i["pk"]["S"] == f"USER#{desk.user_id}" and i["sk"]["S"] == "PROFILE"]
     assert profile["session_epoch"] == {"N": "2"}  # enrollment moved it to 1; the reset once more
+
+
+def test_turning_two_factor_off_drops_a_pending_reset(h):
+    """A reset left pending after the user turned 2FA off and on again would delete their new
+    device; turning 2FA off is the reset's work done, so it goes with it."""
+    desk = Desk(h)
+    assert desk.request_reset().status == 202
+    h.clock.advance(30)
+    off = h.post("/v1/me/two-factor/disable", {"code": h.code(desk.secret)}, token=desk.user_session)
+    assert off.status == 200
+    assert "RESET" not in user_items(h, desk.user_id)
+    assert h.get("/v1/me/security", token=desk.user_session).body["pending_reset"] is None
+
+    new_secret, _ = h.enroll(desk.user_session)
+    h.clock.advance(25 * HOUR)
+    assert h.sweep() == NOTHING
+    assert h.sign_in_with_code(USER, new_secret).status == 200
