@@ -104,7 +104,10 @@ def set_policy(deps: Dependencies, principal: Principal, org_id: str, required: 
     try:
         deps.repository.set_enforcement(updated_org, updated_members, org.require_two_factor, audit)
     except ConditionFailed:
-        raise Conflict("conflict", "The policy changed meanwhile; read it and try again.") from None
+        # The condition is on the old value, so another owner or admin just made this same
+        # change: theirs stands, with its deadlines, and is this caller's answer too.
+        current = deps.repository.get_organization(org_id)
+        return _policy_summary(current or updated_org)
     for member in updated_members:
         if member.deadline is not None:
             deps.mailer.send(notifications.enforcement_started(member.email, org.name, member.deadline))

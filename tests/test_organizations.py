@@ -574,3 +574,31 @@ def test_a_failed_policy_change_on_a_large_org_is_completed_by_a_retry(h, monkey
         email: ("pending", deadline) for email in emails
     }
     assert all(len(h.emails(email)) == 1 for email in emails)
+
+
+def test_a_policy_change_that_loses_a_race_answers_with_the_winners_policy(h, monkeypatch):
+    """Two admins turn enforcement on at once: the loser's conditional write fails, and it
+    gets the policy the winner set (with the winner's deadlines), not an error."""
+    from chalicelib.repository import Repository
+
+    owner, _, org_id = owner_org(h)
+    h.sign_up(MEMBER)
+    add(h, org_id, owner, MEMBER)
+    original = Repository.set_enforcement
+    winner_at = h.clock.now()
+
+    def rival_first(self, org, members, expected_required, audit):
+        monkeypatch.setattr(Repository, "set_enforcement", original)
+        original(self, org, members, expected_required, audit)  # the other admin wins
+        h.clock.advance(60)
+        return original(self, org, members, expected_required, audit)
+
+    monkeypatch.setattr(Repository, "set_enforcement", rival_first)
+    reply = require(h, org_id, owner)
+    assert reply.status == 200
+    assert reply.body == {
+        "require_two_factor": True,
+        "enforced_at": format_time(winner_at),
+        "grace_period_days": 30,
+    }
+    assert member_rows(h, org_id, owner)[MEMBER]["deadline"] == format_time(winner_at + GRACE)
