@@ -84,11 +84,13 @@ def enforcement_reminder(to: str, org_name: str, deadline: int, days_left: int) 
 
 
 def enforcement_lockout(to: str, org_name: str) -> Email:
+    # Also the first notice of a member who joined while enforcement was on: no grace period
+    # is mentioned, since they never had one.
     return Email(
         to,
         "Two-factor authentication is now required",
-        f"The grace period set by {org_name} has ended. At your next sign-in you will be asked "
-        "to turn on two-factor authentication before you can continue.",
+        f"{org_name} requires two-factor authentication, and your deadline has come. At your next "
+        "sign-in you will be asked to turn it on before you can continue.",
         "enforcement_lockout",
     )
 
