@@ -134,11 +134,7 @@ def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
 def role_statements(package: Package) -> dict[str, list[dict[str, Any]]]:
     roles = package.of_type("AWS::IAM::Role")
     return {
-        name: [
-            s
-            for policy in role["Properties"].get("Policies", [])
-            for s in statements(policy["PolicyDocument"])
-        ]
+        name: [s for policy in role["Properties"].get("Policies", []) for s in statements(policy["PolicyDocument"])]
         for name, role in roles.items()
     }
 
@@ -236,11 +232,7 @@ def test_key_rotates_and_only_the_api_function_may_use_it_and_only_for_totp(pack
     users = []
     for statement in statements(props["KeyPolicy"]):
         assert statement["Effect"] == "Allow"
-        assert (
-            statement.get("Principal") != "*"
-            and "NotPrincipal" not in statement
-            and "NotAction" not in statement
-        )
+        assert statement.get("Principal") != "*" and "NotPrincipal" not in statement and "NotAction" not in statement
         actions = [a.lower() for a in as_list(statement["Action"])]
         if any(fnmatch.fnmatchcase(crypto.lower(), a) for a in actions for crypto in KMS_CRYPTO_ACTIONS):
             users.append(statement)
@@ -289,9 +281,7 @@ def test_alarms_watch_api_5xx_function_errors_throttles_and_the_sweep(package: P
     for alarm in alarms:
         props = alarm["Properties"]
         assert props["AlarmActions"] == [{"Ref": topic}]
-        metrics = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m] or [
-            props
-        ]
+        metrics = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m] or [props]
         for metric in metrics:
             dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
             namespace = metric["Namespace"] if isinstance(metric["Namespace"], str) else "custom"
@@ -330,9 +320,7 @@ def test_policies_have_no_wildcard_action_and_name_only_the_project_resources(pa
                 assert not any("*" in s for s in strings(resource)), f"{where}: wildcard in {resource}"
                 named = references(resource)
                 assert named and named <= PROJECT_RESOURCES, f"{where}: names {named - PROJECT_RESOURCES}"
-    managed = [
-        r for r in package.resources.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
-    ]
+    managed = [r for r in package.resources.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")]
     assert not managed, "every permission of the functions is in .chalice/policy-<stage>.json"
     for role in package.of_type("AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
@@ -345,9 +333,7 @@ def test_policies_allow_exactly_the_operations_the_code_calls(package: Package) 
         expected = {f"{service}:{op}" for service in ("dynamodb", "ses") for op in called[service]}
         assert {a for a in allowed if not a.startswith("logs:")} == expected, role
         assert {a for a in allowed if a.startswith("logs:")} == {"logs:CreateLogStream", "logs:PutLogEvents"}
-        index_statements = [
-            s for s in role_policy if any("/index/" in text for text in strings(s["Resource"]))
-        ]
+        index_statements = [s for s in role_policy if any("/index/" in text for text in strings(s["Resource"]))]
         assert [as_list(s["Action"]) for s in index_statements] == [["dynamodb:Query"]], role
         [send] = [s for s in role_policy if "ses:SendEmail" in as_list(s["Action"])]
         assert send["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
