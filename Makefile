@@ -36,7 +36,8 @@ bench: install
 
 ## make notebooks: re-execute every notebook and save its outputs.
 notebooks: install
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.record_timing=False \
+		notebooks/*.ipynb
 
 clean:
 	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache .coverage
