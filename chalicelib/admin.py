@@ -37,10 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     grant = commands.add_parser("grant-support", help="give a user the support role")
     grant.add_argument("email")
     args = parser.parse_args(argv)
+    from botocore.exceptions import BotoCoreError
+
     try:
         user_id = grant_support(args.email)
     except (LookupError, ServiceError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except BotoCoreError as error:  # no region or credentials: the operator's setup, not ours
+        print(f"error: AWS is not configured: {error}", file=sys.stderr)
         return 1
     print(f"granted the support role to {args.email} ({user_id})")
     return 0

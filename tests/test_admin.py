@@ -94,3 +94,15 @@ def test_no_api_grants_the_support_role(h):
         reply = h.post(f"/v1/orgs/{org_id}/members", {"email": TARGET, "role": role}, token=token)
         assert (reply.status, reply.body["error"]["code"]) == (400, "invalid_request")
     assert support_flags(h) == {SUPPORT: False, TARGET: False}
+
+
+def test_command_line_without_aws_configuration_says_so(monkeypatch, capsys):
+    from botocore.exceptions import NoRegionError
+
+    def no_region(email: str) -> str:
+        raise NoRegionError()
+
+    monkeypatch.setattr(admin, "grant_support", no_region)
+    assert admin.main(["grant-support", SUPPORT]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "error: AWS is not configured: You must specify a region.\n")
