@@ -14,6 +14,7 @@ from typing import Any
 from chalice.app import Chalice, Rate, Request, Response
 
 from chalicelib import accounts, organizations, overview, support, sweep, tokens, two_factor, validation, wiring
+from chalicelib.dependencies import Dependencies
 from chalicelib.errors import ServiceError
 from chalicelib.validation import Field
 
@@ -55,7 +56,7 @@ def route(path: str, method: str) -> Callable[[Callable[..., Any]], Any]:
     return register
 
 
-def deps() -> Any:
+def deps() -> Dependencies:
     return wiring.dependencies()
 
 
