@@ -400,17 +400,6 @@ class Repository:
     def put_audit_event(self, event: AuditEvent) -> None:
         self._call("PutItem", TableName=self._table, Item=_dump(_audit_item(event)))
 
-    def audit_events(self, subject: str) -> list[AuditEvent]:
-        return [
-            AuditEvent(
-                item["subject"], item["kind"], item["at"], item["actor"], item.get("details", {}), item["event_id"]
-            )
-            for item in self._query(
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": f"AUDIT#{subject}"}},
-            )
-        ]
-
     # -- organizations -----------------------------------------------------------------
 
     def create_organization(self, org: Organization, owner: Membership) -> None:
