@@ -372,3 +372,19 @@ def test_make_deploy_uploads_the_package_and_deploys_the_stack_with_cloudformati
 
     missing = make("deploy", "STAGE=prod")
     assert missing.returncode != 0 and "BUCKET" in missing.stderr
+
+
+def test_api_gateway_answers_in_the_api_error_shape(package: Package) -> None:
+    """Requests that never reach the function (an unknown route, a Lambda timeout) still get
+    `{"error": {"code", "message"}}`, not API Gateway's own bodies."""
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in package.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
+    unknown, failure = responses["MISSING_AUTHENTICATION_TOKEN"], responses["DEFAULT_5XX"]
+    assert unknown["StatusCode"] == "404"
+    assert json.loads(unknown["ResponseTemplates"]["application/json"])["error"]["code"] == "not_found"
+    assert failure["StatusCode"] == "503"
+    assert json.loads(failure["ResponseTemplates"]["application/json"])["error"]["code"] == "temporarily_unavailable"
+    assert failure["ResponseParameters"]["gatewayresponse.header.Retry-After"] == "'5'"
+    assert references(unknown["RestApiId"]) == references(failure["RestApiId"]) == {"RestAPI"}
