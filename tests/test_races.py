@@ -83,6 +83,19 @@ def sessions_of(h, user_id):
     return [item for item in items_of(h, f"TOKEN#{user_id}").values() if item["kind"]["S"] == "session"]
 
 
+def after_failures(h, failures):
+    """Alice with 2FA after `failures` wrong codes at separate sign-ins, and two fresh challenges:
+    (user id, secret, the wrong code, challenges)."""
+    token, secret, _ = h.user_with_two_factor("alice@example.com")
+    user_id = h.get("/v1/me/security", token=token).body["user_id"]
+    wrong = f"{(int(h.code(secret)) + 1) % 1_000_000:06d}"
+    for _ in range(failures):
+        challenge = h.sign_in("alice@example.com").body["challenge_token"]
+        assert h.post(VERIFY, {"code": wrong}, token=challenge).status == 401
+    challenges = [h.sign_in("alice@example.com").body["challenge_token"] for _ in range(2)]
+    return user_id, secret, wrong, challenges
+
+
 def outcome(replies):
     return Counter((reply.status, (reply.body or {}).get("error", {}).get("code")) for reply in replies)
 
@@ -218,13 +231,7 @@ def test_one_code_used_to_regenerate_and_to_sign_in_at_once(h, monkeypatch, rege
 def test_a_right_code_racing_the_start_of_a_lockout_is_refused(h, monkeypatch):
     """Four failures, then a wrong and a right code at once. The wrong one starts the lockout
     first; the right one must not sign in past it (nor reset the count)."""
-    token, secret, _ = h.user_with_two_factor("alice@example.com")
-    user_id = h.get("/v1/me/security", token=token).body["user_id"]
-    wrong = f"{(int(h.code(secret)) + 1) % 1_000_000:06d}"
-    for _ in range(4):
-        challenge = h.sign_in("alice@example.com").body["challenge_token"]
-        assert h.post(VERIFY, {"code": wrong}, token=challenge).status == 401
-    challenges = [h.sign_in("alice@example.com").body["challenge_token"] for _ in range(2)]
+    user_id, secret, wrong, challenges = after_failures(h, 4)
 
     race = WorstInterleaving(monkeypatch, 2, "record_failure", "sign_in_with_second_factor")
     replies = race.run(
@@ -241,13 +248,7 @@ def test_a_right_code_racing_the_start_of_a_lockout_is_refused(h, monkeypatch):
 
 
 def test_two_wrong_codes_at_once_are_both_counted(h, monkeypatch):
-    token, secret, _ = h.user_with_two_factor("alice@example.com")
-    user_id = h.get("/v1/me/security", token=token).body["user_id"]
-    wrong = f"{(int(h.code(secret)) + 1) % 1_000_000:06d}"
-    for _ in range(3):
-        challenge = h.sign_in("alice@example.com").body["challenge_token"]
-        assert h.post(VERIFY, {"code": wrong}, token=challenge).status == 401
-    challenges = [h.sign_in("alice@example.com").body["challenge_token"] for _ in range(2)]
+    user_id, _, wrong, challenges = after_failures(h, 3)
 
     race = WorstInterleaving(monkeypatch, 2, "record_failure")
     replies = race.run(*(lambda c=c: h.post(VERIFY, {"code": wrong}, token=c) for c in challenges))
@@ -261,13 +262,7 @@ def test_two_wrong_codes_at_once_are_both_counted(h, monkeypatch):
 
 
 def test_a_wrong_code_racing_the_lockout_is_refused(h, monkeypatch):
-    token, secret, _ = h.user_with_two_factor("alice@example.com")
-    user_id = h.get("/v1/me/security", token=token).body["user_id"]
-    wrong = f"{(int(h.code(secret)) + 1) % 1_000_000:06d}"
-    for _ in range(4):
-        challenge = h.sign_in("alice@example.com").body["challenge_token"]
-        assert h.post(VERIFY, {"code": wrong}, token=challenge).status == 401
-    challenges = [h.sign_in("alice@example.com").body["challenge_token"] for _ in range(2)]
+    user_id, _, wrong, challenges = after_failures(h, 4)
 
     race = WorstInterleaving(monkeypatch, 2, "record_failure")
     replies = race.run(*(lambda c=c: h.post(VERIFY, {"code": wrong}, token=c) for c in challenges))
