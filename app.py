@@ -28,7 +28,10 @@ SESSION_OR_ENROLLMENT = frozenset({tokens.SESSION, tokens.ENROLLMENT})
 CHALLENGE = frozenset({tokens.CHALLENGE})
 
 CODE = Field(str, max_length=64)
-BACKUP_CODE = Field(str, max_length=64)
+SECOND_FACTOR = {
+    "code": Field(str, required=False, max_length=64),
+    "backup_code": Field(str, required=False, max_length=64),
+}
 CREDENTIALS = {"email": Field(str, max_length=320), "password": Field(str, max_length=1024)}
 
 
@@ -101,9 +104,7 @@ def sign_in() -> dict[str, Any]:
 @route("/v1/sessions/verify", "POST")
 def verify() -> dict[str, Any]:
     principal = caller(CHALLENGE)
-    code, backup_code = second_factor(
-        body({"code": Field(str, required=False), "backup_code": Field(str, required=False)})
-    )
+    code, backup_code = second_factor(body(SECOND_FACTOR))
     return two_factor.verify_sign_in(deps(), principal, code, backup_code)
 
 
@@ -145,9 +146,7 @@ def regenerate_backup_codes() -> dict[str, Any]:
 @route("/v1/me/two-factor/disable", "POST")
 def disable() -> dict[str, Any]:
     principal = caller(SESSION)
-    code, backup_code = second_factor(
-        body({"code": Field(str, required=False), "backup_code": Field(str, required=False)})
-    )
+    code, backup_code = second_factor(body(SECOND_FACTOR))
     return two_factor.disable(deps(), principal, code, backup_code)
 
 
