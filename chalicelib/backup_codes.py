@@ -43,6 +43,11 @@ def hash_code(salt: bytes, normalised: str) -> str:
     return hashlib.sha256(salt + normalised.encode()).hexdigest()
 
 
+def hash_all(salt: bytes, codes: list[str]) -> frozenset[str]:
+    """The stored form of freshly generated codes."""
+    return frozenset(hash_code(salt, code.replace("-", "")) for code in codes)
+
+
 def find_hash(salt: bytes, normalised: str, stored_hashes: set[str]) -> str | None:
     """The stored hash matching the code, compared in constant time against every hash."""
     candidate = hash_code(salt, normalised)

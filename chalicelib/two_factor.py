@@ -218,8 +218,7 @@ def _matching_step(deps: Dependencies, principal: Principal, state: TotpState, c
 def _new_backup_codes(deps: Dependencies) -> tuple[list[str], BackupCodeHashes]:
     codes = backup_codes.generate(deps.randomness)
     salt = deps.randomness.token_bytes(16)
-    hashes = frozenset(backup_codes.hash_code(salt, backup_codes.normalise(c) or "") for c in codes)
-    return codes, BackupCodeHashes(salt, hashes)
+    return codes, BackupCodeHashes(salt, backup_codes.hash_all(salt, codes))
 
 
 def _next_epoch(state: UserState) -> tuple[int, int]:

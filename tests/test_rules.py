@@ -516,3 +516,15 @@ def test_seeded_randomness_repeats_and_system_randomness_does_not():
     assert SeededRandomness("s").token_bytes(16) != SeededRandomness("t").token_bytes(16)
     assert len(SystemRandomness().token_bytes(40)) == 40
     assert SystemRandomness().token_bytes(16) != SystemRandomness().token_bytes(16)
+
+
+def test_generated_codes_are_stored_as_hashes_that_the_typed_codes_find():
+    from chalicelib.randomness import SeededRandomness
+
+    codes = backup_codes.generate(SeededRandomness("hash-all"))
+    salt = b"per-user salt 16"
+    stored = backup_codes.hash_all(salt, codes)
+    assert len(stored) == 8 and not set(codes) & stored
+    for code in codes:
+        assert backup_codes.find_hash(salt, backup_codes.normalise(code.lower()), set(stored)) is not None
+    assert backup_codes.hash_all(b"another salt 16b", codes).isdisjoint(stored)
