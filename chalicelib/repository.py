@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from . import aws
+from . import aws, enforcement
 from .records import (
     ACTIVE,
     PENDING,
@@ -677,8 +677,6 @@ def _org_item(org: Organization) -> dict[str, Any]:
 
 def _member_item(member: Membership) -> dict[str, Any]:
     """A member with a deadline sits in the deadline index until their last notice."""
-    from .enforcement import next_notice_at
-
     item: dict[str, Any] = {
         "pk": f"ORG#{member.org_id}",
         "sk": f"MEMBER#{member.user_id}",
@@ -693,7 +691,7 @@ def _member_item(member: Membership) -> dict[str, Any]:
     }
     if member.deadline is not None:
         item["deadline"] = member.deadline
-        due = next_notice_at(member.deadline, member.notice_stage)
+        due = enforcement.next_notice_at(member.deadline, member.notice_stage)
         if due is not None:
             item["next_notice_at"] = due
             item["due_pk"] = f"DUE#{member.shard}"
