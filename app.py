@@ -1,4 +1,4 @@
-"""aegis-2fa HTTP API and the hourly enforcement sweep (see ../shared/API.md).
+"""aegis-2fa: the HTTP API (see ../shared/API.md), the hourly function and the queue worker.
 
 Routes parse input, call one service function and shape the response. Errors are
 mapped to HTTP in one place, `api`. Nothing here creates an AWS client at import.
@@ -7,13 +7,26 @@ mapped to HTTP in one place, `api`. Nothing here creates an AWS client at import
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Chalice, Rate, Request, Response
+from chalice.app import Chalice, Rate, Request, Response, SQSEvent
 
-from chalicelib import accounts, organizations, overview, support, sweep, tokens, two_factor, validation, wiring
+from chalicelib import (
+    accounts,
+    enforcement,
+    organizations,
+    overview,
+    support,
+    sweep,
+    tokens,
+    two_factor,
+    validation,
+    wiring,
+    worker,
+)
 from chalicelib.dependencies import Dependencies
 from chalicelib.errors import ServiceError
 from chalicelib.validation import Field
@@ -33,6 +46,9 @@ SECOND_FACTOR = {
     "backup_code": Field(str, required=False, max_length=64),
 }
 CREDENTIALS = {"email": Field(str, max_length=320), "password": Field(str, max_length=1024)}
+# The work queue's name. Chalice writes it into an `Fn::Sub` of the queue's ARN, so the packaged
+# stack's worker reads the stack's own queue, which infra/template.json names the same way.
+WORK_QUEUE = "${AWS::StackName}-work"
 
 
 def api(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -181,6 +197,21 @@ def add_member(org_id: str) -> Response:
     return Response(member, status_code=201)
 
 
+@route("/v1/orgs/{org_id}/members", "GET")
+def members(org_id: str) -> dict[str, Any]:
+    principal = caller(SESSION)
+    params = validation.query(
+        request().query_params,
+        {
+            "limit": validation.Param(minimum=1, maximum=organizations.PAGE_LIMIT_MAX),
+            "cursor": validation.Param(kind=str, max_length=1024),
+            "status": validation.Param(kind=str, choices=enforcement.STATUSES),
+        },
+    )
+    limit = params.get("limit", organizations.PAGE_LIMIT_DEFAULT)
+    return organizations.members_page(deps(), principal, org_id, limit, params.get("cursor"), params.get("status"))
+
+
 @route("/v1/orgs/{org_id}/security", "PUT")
 def set_security_policy(org_id: str) -> dict[str, Any]:
     principal = caller(SESSION)
@@ -206,9 +237,19 @@ def request_reset(user_id: str) -> Response:
     return Response(reset, status_code=202)
 
 
-# -- the hourly sweep -------------------------------------------------------------------------
+# -- background functions ----------------------------------------------------------------------
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="enforcement_sweep")
 def enforcement_sweep(event: Any) -> dict[str, int]:
     return sweep.run(deps())
+
+
+@app.on_sqs_message(queue=WORK_QUEUE, batch_size=1, name="queue_worker")
+def queue_worker(event: SQSEvent) -> dict[str, int]:
+    """One message per invocation: if it fails, SQS delivers that message again."""
+    done: dict[str, int] = {}
+    for record in event:
+        for name, count in worker.handle(deps(), json.loads(record.body)).items():
+            done[name] = done.get(name, 0) + count
+    return done

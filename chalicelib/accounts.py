@@ -9,7 +9,7 @@ from . import enforcement, passwords, tokens
 from .dependencies import Dependencies
 from .errors import Conflict, InvalidCredentials, Unauthorized
 from .records import NewToken, Organization, Profile, UserState
-from .repository import ConditionFailed
+from .storage import ConditionFailed
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def sign_up(deps: Dependencies, email: str, password: str) -> dict[str, str]:
     user_id = tokens.new_id(deps.randomness)
     profile = Profile(user_id, email, passwords.hash_password(password, deps.settings, deps.randomness))
     try:
-        deps.repository.create_user(profile, deps.clock.now())
+        deps.users.create_user(profile, deps.clock.now())
     except ConditionFailed:
         raise Conflict("email_taken", "An account with this email already exists.") from None
     return {"user_id": user_id, "email": email}
@@ -39,8 +39,8 @@ def sign_up(deps: Dependencies, email: str, password: str) -> dict[str, str]:
 def sign_in(deps: Dependencies, email: str, password: str) -> dict[str, Any]:
     """The password step. With 2FA on it yields a challenge; past an organization's deadline
     without 2FA, only an enrollment token."""
-    user_id = deps.repository.user_id_for_email(email)
-    state = deps.repository.load_user(user_id) if user_id else None
+    user_id = deps.users.user_id_for_email(email)
+    state = deps.users.load_user(user_id) if user_id else None
     if state is None:
         passwords.burn_equal_time(password, deps.settings)
         raise InvalidCredentials()
@@ -80,18 +80,23 @@ def organizations_owing_enrollment(deps: Dependencies, state: UserState) -> list
     if not state.org_ids or state.two_factor_enabled:
         return []
     owed = []
-    for org, member in deps.repository.organizations_of(state.profile.user_id, state.org_ids):
-        if member.deadline is not None and enforcement.owes_enrollment(
-            required=org.require_two_factor, role=member.role, sso=member.sso, two_factor_enabled=False
-        ):
-            owed.append((org, member.deadline))
+    for org, member in deps.orgs.organizations_of(state.profile.user_id, state.org_ids):
+        deadline = enforcement.member_deadline(
+            required=org.require_two_factor,
+            enforced_at=org.enforced_at,
+            role=member.role,
+            sso=member.sso,
+            two_factor_enabled=False,
+        )
+        if deadline is not None:
+            owed.append((org, deadline))
     return owed
 
 
 def issue_token(deps: Dependencies, state: UserState, kind: str) -> tuple[str, str]:
     token = tokens.new_token(state.profile.user_id, deps.randomness)
     expires_at = deps.clock.now() + tokens.LIFETIMES[kind]
-    deps.repository.put_token(
+    deps.users.put_token(
         state.profile.user_id, NewToken(tokens.token_hash(token), kind, expires_at, state.profile.session_epoch)
     )
     return token, _format(expires_at)
@@ -112,20 +117,29 @@ def authenticate(deps: Dependencies, authorization: str | None, kinds: frozenset
     if parsed is None:
         raise Unauthorized()
     user_id, token_hash = parsed
-    record, state = deps.repository.load_token_holder(user_id, token_hash)
+    record, state = deps.users.load_token_holder(user_id, token_hash)
+    now = deps.clock.now()
     if (
         record is None
         or state is None
         or record.kind not in kinds
-        or record.expires_at <= deps.clock.now()  # TTL deletes late: expired means absent
+        or record.expires_at <= now  # TTL deletes late: expired means absent
         or (record.kind != tokens.CHALLENGE and record.session_epoch != state.profile.session_epoch)
     ):
         raise Unauthorized()
+    if record.kind == tokens.SESSION and _past_a_deadline(deps, state, now):
+        raise Unauthorized()  # signing in again yields an enrollment token
     return Principal(user_id, token_hash, record.kind, state)
 
 
+def _past_a_deadline(deps: Dependencies, state: UserState, now: int) -> bool:
+    """A member who owes 2FA loses their sessions at the deadline, not only new sign-ins.
+    Only users with 2FA off who belong to an organization pay the read this takes."""
+    return any(deadline <= now for _, deadline in organizations_owing_enrollment(deps, state))
+
+
 def sign_out(deps: Dependencies, principal: Principal) -> None:
-    deps.repository.delete_token(principal.user_id, principal.token_hash)
+    deps.users.delete_token(principal.user_id, principal.token_hash)
 
 
 def _format(epoch_seconds: int) -> str:

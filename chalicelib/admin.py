@@ -14,20 +14,19 @@ import sys
 from . import validation, wiring
 from .audit import audit_event
 from .errors import ServiceError
-from .repository import ConditionFailed
+from .storage import ConditionFailed
 
 
 def grant_support(email: str) -> str:
     """Give the user with this email the support role; returns their user id."""
     deps = wiring.dependencies()
-    user_id = deps.repository.user_id_for_email(validation.email(email))
+    user_id = deps.users.user_id_for_email(validation.email(email))
     if user_id is None:
         raise LookupError(f"no user has the email {email}")
     try:
-        deps.repository.grant_support(user_id)
+        deps.users.grant_support(user_id, audit_event(deps, user_id, "support_role_granted", "operator"))
     except ConditionFailed:
         raise LookupError(f"no user has the email {email}") from None
-    deps.repository.put_audit_event(audit_event(deps, user_id, "support_role_granted", "operator"))
     return user_id
 
 

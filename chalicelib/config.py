@@ -17,9 +17,13 @@ class Settings:
     table_name: str
     kms_key_id: str
     sender_email: str
+    queue_url: str = ""
     support_reset_hours: int = 24
     deadline_shards: int = 4
-    sweep_batch_size: int = 500
+    # The queue worker paces its emails so that all of its copies together stay under SES's
+    # sending rate: each sends at most ses_sends_per_second / worker_concurrency a second.
+    ses_sends_per_second: float = 14.0  # 0: unpaced (tests, the local stack)
+    worker_concurrency: int = 5  # the worker's reserved concurrency on AWS
     scrypt_n: int = 2**14
     scrypt_r: int = 8
     scrypt_p: int = 1
@@ -31,8 +35,10 @@ class Settings:
             table_name=env.get("AEGIS_TABLE_NAME", "aegis-2fa"),
             kms_key_id=env.get("AEGIS_KMS_KEY_ID", "alias/aegis-2fa"),
             sender_email=env.get("AEGIS_SENDER_EMAIL", "no-reply@aegisrunner.test"),
+            queue_url=env.get("AEGIS_QUEUE_URL", ""),
             support_reset_hours=int(env.get("AEGIS_SUPPORT_RESET_HOURS", "24")),
             deadline_shards=int(env.get("AEGIS_DEADLINE_SHARDS", "4")),
-            sweep_batch_size=int(env.get("AEGIS_SWEEP_BATCH_SIZE", "500")),
+            ses_sends_per_second=float(env.get("AEGIS_SES_SENDS_PER_SECOND", "14")),
+            worker_concurrency=int(env.get("AEGIS_WORKER_CONCURRENCY", "5")),
             scrypt_n=int(env.get("AEGIS_SCRYPT_N", str(2**14))),
         )

@@ -8,15 +8,29 @@ from .cipher import EnvelopeCipher
 from .clock import Clock
 from .config import Settings
 from .mailer import Mailer
+from .queue import Queue
 from .randomness import Randomness
-from .repository import Repository
+from .storage.audit import AuditLog
+from .storage.due_index import DueIndex
+from .storage.notices import Notices
+from .storage.organizations import Organizations
+from .storage.second_factors import SecondFactors
+from .storage.support import Resets
+from .storage.users import Users
 
 
 @dataclass
 class Dependencies:
     settings: Settings
-    repository: Repository
+    users: Users
+    second_factors: SecondFactors
+    orgs: Organizations
+    notices: Notices
+    resets: Resets
+    audit_log: AuditLog
+    due_index: DueIndex
     cipher: EnvelopeCipher
     mailer: Mailer
+    queue: Queue
     clock: Clock
     randomness: Randomness

@@ -13,11 +13,11 @@ from .organizations import member_status, visible_deadline
 
 
 def security_overview(deps: Dependencies, principal: Principal) -> dict[str, Any]:
-    state = deps.repository.load_user(principal.user_id)
+    state = deps.users.load_user(principal.user_id)
     if state is None:
         raise Unauthorized()
     enabled = state.two_factor_enabled
-    pairs = deps.repository.organizations_of(principal.user_id, state.org_ids) if state.org_ids else []
+    pairs = deps.orgs.organizations_of(principal.user_id, state.org_ids)
     now = deps.clock.now()
     reset = state.pending_reset
     return {

@@ -18,6 +18,8 @@ class Profile:
     failures: int = 0  # consecutive failed second-factor attempts
     locked_until: int = 0
     support: bool = False
+    org_ids: tuple[str, ...] = ()  # the organizations the user belongs to
+    memberships: int = 0  # moves at every join, leave or role change: writes that need them unchanged check it
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,6 @@ class PendingReset:
     reset_id: str
     effective_at: int
     requested_by: str
-    shard: int
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,11 @@ class UserState:
     profile: Profile
     totp: TotpState | None = None
     backup: BackupCodeHashes | None = None
-    org_ids: tuple[str, ...] = ()
     pending_reset: PendingReset | None = None
+
+    @property
+    def org_ids(self) -> tuple[str, ...]:
+        return self.profile.org_ids
 
     @property
     def two_factor_enabled(self) -> bool:
@@ -73,12 +77,26 @@ class UserState:
 
 
 @dataclass(frozen=True)
+class MemberTally:
+    """Members by what decides their status: exempt, or owing 2FA with it on or off.
+    Statuses follow from these, the policy and the time (`enforcement.status_counts`)."""
+
+    exempt: int = 0
+    two_factor_on: int = 0
+    two_factor_off: int = 0
+
+
+@dataclass(frozen=True)
 class Organization:
     org_id: str
     name: str
     plan: str
     require_two_factor: bool = False
-    enforced_at: int | None = None
+    enforced_at: int | None = None  # every member who owes 2FA has the deadline enforced_at + 30 days
+    owners: int = 1
+    notice_stage: int = -1  # the last notice stage handed to the queue for this enforcement
+    tally: MemberTally | None = None  # counted in the background
+    tally_as_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,9 +107,6 @@ class Membership:
     role: str
     sso: bool
     joined_at: int
-    deadline: int | None = None
-    notice_stage: int = -1  # index into enforcement.NOTICES of the last notice sent
-    shard: int = 0
 
 
 @dataclass(frozen=True)
@@ -128,7 +143,8 @@ class NewToken:
 
 @dataclass(frozen=True)
 class DueEntry:
-    """One row of the deadline index: a member whose next notice is due, or a reset."""
+    """One row of the deadline index: an organization whose next notice stage is due, or a
+    user whose support reset is."""
 
-    user_id: str
-    member: Membership | None  # None for a support reset whose time has come
+    org: Organization | None = None
+    reset_user_id: str | None = None

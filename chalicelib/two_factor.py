@@ -16,9 +16,9 @@ from .audit import audit_event
 from .cipher import encryption_context
 from .clock import format_time
 from .dependencies import Dependencies
-from .errors import Conflict, InvalidCode, NotFound, TooManyAttempts, Unauthorized
+from .errors import Conflict, InvalidCode, NotFound, TemporarilyUnavailable, TooManyAttempts, Unauthorized
 from .records import BackupCodeHash, BackupCodeHashes, Proof, TotpState, TotpStep, UserState
-from .repository import ConditionFailed
+from .storage import ConditionFailed
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ LOCKOUT_AFTER = 5  # consecutive failures before attempts are refused
 FIRST_LOCKOUT_SECONDS = 60
 LONGEST_LOCKOUT_SECONDS = 3600
 TOTP_PURPOSE = "totp"
+DISABLE_ATTEMPTS = 3  # decisions made again when memberships or a policy change under us
 
 
 def lockout_seconds(failures: int) -> int:
@@ -46,7 +47,7 @@ def start_enrollment(deps: Dependencies, principal: Principal) -> dict[str, Any]
     secret = totp.new_secret(deps.randomness)
     sealed = deps.cipher.seal(secret.encode(), encryption_context(principal.user_id, TOTP_PURPOSE))
     try:
-        deps.repository.put_pending_enrollment(principal.user_id, sealed, now, now + ENROLLMENT_SECONDS)
+        deps.second_factors.put_pending_enrollment(principal.user_id, sealed, now, now + ENROLLMENT_SECONDS)
     except ConditionFailed:
         raise _already_enabled() from None
     uri = totp.provisioning_uri(secret, principal.email)
@@ -75,7 +76,7 @@ def confirm_enrollment(deps: Dependencies, principal: Principal, code: str) -> d
         new_session(deps, principal.user_id, epoch[1]) if principal.kind == tokens.ENROLLMENT else (None, None)
     )
     try:
-        deps.repository.activate_two_factor(
+        deps.second_factors.activate_two_factor(
             principal.user_id,
             pending.sealed_secret["nonce"],
             step,
@@ -115,7 +116,7 @@ def verify_sign_in(
     session_token, session = new_session(deps, principal.user_id, state.profile.session_epoch)
     used_backup = isinstance(proof, BackupCodeHash)
     try:
-        deps.repository.sign_in_with_second_factor(
+        deps.second_factors.sign_in_with_second_factor(
             principal.user_id,
             principal.token_hash,
             proof,
@@ -152,7 +153,7 @@ def regenerate_backup_codes(deps: Dependencies, principal: Principal, code: str)
     assert isinstance(proof, TotpStep)
     codes, hashes = _new_backup_codes(deps)
     try:
-        deps.repository.replace_backup_codes(
+        deps.second_factors.replace_backup_codes(
             principal.user_id, proof.step, hashes, now, audit_event(deps, principal.user_id, "backup_codes_regenerated")
         )
     except ConditionFailed as failed:
@@ -166,26 +167,38 @@ def disable(deps: Dependencies, principal: Principal, code: str | None, backup_c
     state = principal.state
     if not state.two_factor_enabled:
         raise _not_enabled()
-    if _required_by_an_organization(deps, principal):
-        raise Conflict(
-            "org_requires_two_factor", "An organization you belong to requires 2FA, so it cannot be turned off."
-        )
+    policies_off = _organizations_that_must_not_require(deps, principal.user_id, state.profile.org_ids)
     _refuse_if_locked(state, now)
     proof = _prove(deps, principal, code, backup_code)
     if proof is None:
         _count_failure(deps, state)
         raise InvalidCode()
-    try:
-        deps.repository.deactivate_two_factor(
-            principal.user_id,
-            proof,
-            _next_epoch(state),
-            principal.token_hash,
-            now,
-            audit_event(deps, principal.user_id, "two_factor_disabled"),
-        )
-    except ConditionFailed as failed:
-        _refused(deps, failed, principal, stale=_not_enabled())
+    profile = state.profile
+    for _ in range(DISABLE_ATTEMPTS):
+        try:
+            deps.second_factors.deactivate_two_factor(
+                principal.user_id,
+                proof,
+                (profile.session_epoch, profile.session_epoch + 1),
+                principal.token_hash,
+                now,
+                audit_event(deps, principal.user_id, "two_factor_disabled"),
+                memberships=profile.memberships,
+                policies_off=policies_off,
+            )
+            break
+        except ConditionFailed as failed:
+            fresh = deps.users.get_profile(principal.user_id)
+            moved = fresh is not None and fresh.memberships != profile.memberships
+            if "policy" not in failed.parts and not ("throttle" in failed.parts and moved):
+                _refused(deps, failed, principal, stale=_not_enabled())
+            # An organization turned enforcement on, or the user joined one or changed role,
+            # since we read: decide again on what is there now.
+            assert fresh is not None
+            profile = fresh
+            policies_off = _organizations_that_must_not_require(deps, principal.user_id, profile.org_ids)
+    else:
+        raise TemporarilyUnavailable()
     deps.mailer.send(notifications.two_factor_disabled(principal.email))
     return {"enabled": False}
 
@@ -241,15 +254,17 @@ def _count_failure(deps: Dependencies, state: UserState) -> None:
         failures = profile.failures + 1
         locked_until = now + lockout_seconds(failures) if failures >= LOCKOUT_AFTER else 0
         try:
-            deps.repository.record_failure(profile.user_id, profile.failures, failures, locked_until, now)
+            deps.users.record_failure(
+                profile.user_id, profile.failures, failures, locked_until, now, tokens.new_id(deps.randomness)
+            )
         except ConditionFailed:
-            fresh = deps.repository.get_profile(profile.user_id)
+            fresh = deps.users.get_profile(profile.user_id)
             if fresh is None:
                 return
             profile = fresh
             continue
         if locked_until:
-            deps.repository.put_audit_event(
+            deps.audit_log.record(
                 audit_event(deps, profile.user_id, "second_factor_lockout", "system", {"until": str(locked_until)})
             )
             deps.mailer.send(notifications.second_factor_lockout(profile.email, locked_until))
@@ -264,21 +279,21 @@ def _refused(deps: Dependencies, failed: ConditionFailed, principal: Principal, 
         _count_failure(deps, principal.state)
         raise InvalidCode() from None
     if "throttle" in failed.parts:
-        profile = deps.repository.get_profile(principal.user_id)
+        profile = deps.users.get_profile(principal.user_id)
         if profile is not None and profile.locked_until > now:
             raise TooManyAttempts(profile.locked_until - now) from None
     raise stale from None
 
 
-def _required_by_an_organization(deps: Dependencies, principal: Principal) -> bool:
-    """Whether an organization requires 2FA of this member (SSO members are exempt)."""
-    state = deps.repository.load_user(principal.user_id)
-    if state is None or not state.org_ids:
-        return False
-    return any(
-        org.require_two_factor and not enforcement.is_exempt(member.role, member.sso)
-        for org, member in deps.repository.organizations_of(principal.user_id, state.org_ids)
-    )
+def _organizations_that_must_not_require(deps: Dependencies, user_id: str, org_ids: tuple[str, ...]) -> list[str]:
+    """The organizations whose policy the disable must find off: those where this user is not
+    exempt. 409 if one of them requires 2FA now (B6)."""
+    pairs = deps.orgs.organizations_of(user_id, org_ids)
+    if any(org.require_two_factor and not enforcement.is_exempt(m.role, m.sso) for org, m in pairs):
+        raise Conflict(
+            "org_requires_two_factor", "An organization you belong to requires 2FA, so it cannot be turned off."
+        )
+    return [org.org_id for org, member in pairs if not enforcement.is_exempt(member.role, member.sso)]
 
 
 def _already_enabled() -> Conflict:

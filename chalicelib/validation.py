@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,46 @@ def _is_unicode(text: str) -> bool:
 
 def _type_name(kind: type) -> str:
     return {str: "string", bool: "boolean", int: "number"}.get(kind, kind.__name__)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query parameter: an integer in [minimum, maximum], or text (of `choices`, if given)."""
+
+    kind: type = int
+    minimum: int = 0
+    maximum: int = 0
+    max_length: int = 256
+    choices: tuple[str, ...] = ()
+
+
+_INTEGER = re.compile(r"[0-9]{1,9}")
+
+
+def query(params: Mapping[str, str] | None, known: dict[str, Param]) -> dict[str, Any]:
+    """The query string's parameters, each checked; an unknown or repeated one is refused.
+    Messages name only parameters we know, never what the client sent."""
+    found: dict[str, Any] = {}
+    params = params or {}
+    for name, value in params.items():
+        param = known.get(name)
+        if param is None:
+            raise InvalidRequest(f"Unknown query parameter; known: {', '.join(known)}.")
+        if len(getattr(params, "getlist", lambda _: [None])(name)) != 1:  # Chalice's MultiDict
+            raise InvalidRequest(f"Parameter {name} must be given once.")
+        if param.kind is int:
+            if not _INTEGER.fullmatch(value) or not param.minimum <= int(value) <= param.maximum:
+                raise InvalidRequest(
+                    f"Parameter {name} must be a whole number from {param.minimum} to {param.maximum}."
+                )
+            found[name] = int(value)
+        else:
+            if not value or len(value) > param.max_length or not _is_unicode(value):
+                raise InvalidRequest(f"Parameter {name} is not valid.")
+            if param.choices and value not in param.choices:
+                raise InvalidRequest(f"Parameter {name} must be one of: {', '.join(param.choices)}.")
+            found[name] = value
+    return found
 
 
 def email(value: str) -> str:

@@ -40,15 +40,32 @@ def dependencies() -> Dependencies:
 def _build() -> Dependencies:
     from .cipher import EnvelopeCipher
     from .mailer import SesMailer
-    from .repository import Repository
+    from .queue import SqsQueue
+    from .storage.audit import AuditLog
+    from .storage.due_index import DueIndex
+    from .storage.notices import Notices
+    from .storage.organizations import Organizations
+    from .storage.second_factors import SecondFactors
+    from .storage.support import Resets
+    from .storage.table import Table
+    from .storage.users import Users
 
     settings = _overrides.settings or Settings.from_environment()
     randomness = _overrides.randomness or SystemRandomness()
+    table = Table(functools.partial(aws.client, "dynamodb"), settings.table_name)
+    due_index = DueIndex(table, settings.deadline_shards)
     return Dependencies(
         settings=settings,
-        repository=Repository(functools.partial(aws.client, "dynamodb"), settings.table_name),
+        users=Users(table),
+        second_factors=SecondFactors(table),
+        orgs=Organizations(table, due_index),
+        notices=Notices(table),
+        resets=Resets(table, due_index),
+        audit_log=AuditLog(table),
+        due_index=due_index,
         cipher=EnvelopeCipher(functools.partial(aws.client, "kms"), settings.kms_key_id, randomness),
         mailer=_overrides.mailer or SesMailer(functools.partial(aws.client, "ses"), settings.sender_email),
+        queue=SqsQueue(functools.partial(aws.client, "sqs"), settings.queue_url),
         clock=_overrides.clock or SystemClock(),
         randomness=randomness,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ class Harness:
 
     def __init__(self, start: str = START, seed: str | None = None, scrypt_n: int = 2**10) -> None:
         self.clock = ManualClock(start)
+        self.failed_messages: list[str] = []
+        self.secrets: dict[str, str] = {}  # email -> TOTP secret, of users made by user_with_two_factor
         self._seed = seed
         # Cheap scrypt keeps the suite fast; production uses AEGIS_SCRYPT_N=16384 or more.
         self._scrypt_n = scrypt_n
@@ -111,6 +114,10 @@ class Harness:
         assert reply.body["status"] == "signed_in", reply
         return str(reply.body["session_token"])
 
+    def join(self, org_id: str, manager_token: str, email: str, role: str = "member", sso: bool = False) -> Reply:
+        """Make the user with `email` a member of the organization, as its owner or admin."""
+        return self.post(f"/v1/orgs/{org_id}/members", {"email": email, "role": role, "sso": sso}, token=manager_token)
+
     def enroll(self, token: str) -> tuple[str, list[str]]:
         """Turn 2FA on: (secret, backup codes). Moves the clock one step so the
         confirming code is not the one a later sign-in uses."""
@@ -125,7 +132,14 @@ class Harness:
         self.sign_up(email)
         token = self.session(email)
         secret, codes = self.enroll(token)
+        self.secrets[email] = secret
         return token, secret, codes
+
+    def session_with_code(self, email: str) -> str:
+        """A new session for a user made by `user_with_two_factor` (sessions last 12 hours)."""
+        reply = self.sign_in_with_code(email, self.secrets[email])
+        assert reply.status == 200, reply
+        return str(reply.body["session_token"])
 
     def sign_in_with_code(self, email: str, secret: str) -> Reply:
         challenge = self.sign_in(email).body["challenge_token"]
@@ -137,12 +151,76 @@ class Harness:
 
         return totp.code_for_step(secret, totp.time_step(self.clock.now() + offset))
 
-    def sweep(self) -> dict[str, int]:
+    def hourly(self) -> dict[str, int]:
+        """Invoke the hourly function once, as its EventBridge rule would. It only enqueues."""
         event = self.client.events.generate_cw_event(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
         )
         payload: dict[str, int] = self.client.lambda_.invoke("enforcement_sweep", event).payload
         return payload
+
+    def drain(self) -> dict[str, int]:
+        """Run the queue worker until the queue is empty, as Lambda's SQS trigger would: one
+        message per invocation, deleted when it succeeds. A message whose emails failed stays
+        in flight (`failed_messages`) until `redeliver()`, as SQS's visibility timeout would
+        keep it; any other exception is a bug and is raised."""
+        from chalicelib.worker import NoticesNotSent
+
+        sqs = stack.client("sqs")
+        url = os.environ["AEGIS_QUEUE_URL"]
+        done: Counter[str] = Counter()
+        while True:
+            received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=3600)
+            if not received.get("Messages"):
+                return dict(done)
+            for message in received["Messages"]:
+                event = self.client.events.generate_sqs_event(message_bodies=[message["Body"]])
+                try:
+                    done.update(self.client.lambda_.invoke("queue_worker", event).payload)
+                except NoticesNotSent:
+                    self.failed_messages.append(message["ReceiptHandle"])
+                    continue
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def take_messages(self) -> list[dict[str, Any]]:
+        """Take every waiting message off the queue, to deliver by hand (`deliver`)."""
+        sqs = stack.client("sqs")
+        url = os.environ["AEGIS_QUEUE_URL"]
+        taken: list[dict[str, Any]] = []
+        while True:
+            received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=3600)
+            if not received.get("Messages"):
+                return taken
+            for message in received["Messages"]:
+                taken.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def deliver(self, message: dict[str, Any]) -> dict[str, int]:
+        """Invoke the queue worker with one message, as Lambda's SQS trigger would."""
+        event = self.client.events.generate_sqs_event(message_bodies=[json.dumps(message)])
+        payload: dict[str, int] = self.client.lambda_.invoke("queue_worker", event).payload
+        return payload
+
+    def redeliver(self) -> None:
+        """Make failed messages visible again, as SQS does when their visibility timeout ends."""
+        sqs = stack.client("sqs")
+        for handle in self.failed_messages:
+            sqs.change_message_visibility(
+                QueueUrl=os.environ["AEGIS_QUEUE_URL"], ReceiptHandle=handle, VisibilityTimeout=0
+            )
+        self.failed_messages.clear()
+
+    def waiting(self) -> int:
+        """How many messages wait in the queue (in flight ones not counted)."""
+        attributes = stack.client("sqs").get_queue_attributes(
+            QueueUrl=os.environ["AEGIS_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    def sweep(self) -> dict[str, int]:
+        """The hourly function, then the queue worker until the queue is empty: everything an
+        hourly run causes on AWS within seconds."""
+        return {**self.hourly(), **self.drain()}
 
     # -- what happened ---------------------------------------------------------------------
 

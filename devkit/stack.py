@@ -1,6 +1,7 @@
-"""Create the table, KMS key and SES sender the app expects, in moto or any endpoint.
+"""Create the table, KMS key, SES sender and work queue the app expects, in moto or any endpoint.
 
-Mirrors `infra/template.json`: keys `pk`/`sk`, TTL on `ttl`, the sparse `deadline-index`.
+Mirrors `infra/template.json`: keys `pk`/`sk`, TTL on `ttl`, the sparse `deadline-index`,
+and the queue the worker reads (its URL goes to AEGIS_QUEUE_URL).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ LOCAL_ENVIRONMENT = {
     "AEGIS_TABLE_NAME": "aegis-2fa-local",
     "AEGIS_KMS_KEY_ID": "alias/aegis-2fa-local",
     "AEGIS_SENDER_EMAIL": "no-reply@aegisrunner.test",
+    "AEGIS_SES_SENDS_PER_SECOND": "0",  # moto's SES has no sending rate: no pacing locally
     "AWS_DEFAULT_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",  # moto accepts any credentials
@@ -69,7 +71,9 @@ def provision() -> dict[str, Any]:
     key_id = kms.create_key(Description="aegis-2fa TOTP secrets")["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName=os.environ["AEGIS_KMS_KEY_ID"], TargetKeyId=key_id)
     client("ses").verify_email_identity(EmailAddress=os.environ["AEGIS_SENDER_EMAIL"])
-    return {"table": table_name, "key_id": key_id}
+    queue_url = client("sqs").create_queue(QueueName=f"{table_name}-work")["QueueUrl"]
+    os.environ["AEGIS_QUEUE_URL"] = queue_url
+    return {"table": table_name, "key_id": key_id, "queue_url": queue_url}
 
 
 def sent_emails() -> list[dict[str, str]]:

@@ -1,25 +1,28 @@
-"""`make bench`: the performance budget, measured.
+"""`make bench`: the performance budget, measured, printed and written to `bench.json`.
 
 - DynamoDB and KMS requests per flow, counted with botocore event hooks on the
   application's own clients (budget: password step + code step <= 5 DynamoDB, 1 KMS);
 - the median wall time of `python -c "import app"` against a bare Chalice app that
   imports boto3 (budget: ratio <= 1.2);
-- the sweep's DynamoDB requests with and without 10,000 members who are not due;
+- enforcement at scale (`bench_scale`): the policy change and a page of members for 100
+  and 10,000 members, 10,000 notices through the queue worker, the hourly function's
+  requests with and without 10,000 members who are not due, and how long 100,000 notices
+  take at SES's sending rate;
 - the size of the Lambda deployment package (budget: under 10 MB).
 
-A script that prints figures, not a timed test.
+`bench.json` is one flat JSON object of named figures. A script that prints figures, not
+a timed test.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,36 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 IMPORT_RUNS = 21
 
 
-class RequestCounter:
-    """Counts API calls made through the application's cached boto3 clients."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-
-    def attach(self) -> None:
-        from chalicelib import aws
-
-        for service in ("dynamodb", "kms"):
-            aws.client(service).meta.events.register(f"before-call.{service}", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.calls[model.service_model.service_name] += 1
-
-    @contextmanager
-    def measure(self) -> Iterator[Counter[str]]:
-        self.calls.clear()
-        result: Counter[str] = Counter()
-        yield result
-        result.update(self.calls)
-
-
 def request_counts() -> list[tuple[str, int, int]]:
+    from devkit.counting import RequestCounter
     from devkit.harness import Harness
 
     rows: list[tuple[str, int, int]] = []
     with Harness() as h:
         counter = RequestCounter()
-        counter.attach()
 
         def flow(name: str, action: Callable[[], Any]) -> Any:
             with counter.measure() as calls:
@@ -115,36 +95,59 @@ def package_size() -> int | None:
 
 
 def main() -> int:
+    figures: dict[str, object] = {}
     print("DynamoDB and KMS requests per flow")
     rows = request_counts()
     print(f"  {'flow':<18}{'DynamoDB':>9}{'KMS':>5}")
     for name, dynamodb, kms in rows:
         print(f"  {name:<18}{dynamodb:>9}{kms:>5}")
+        key = name.replace(" ", "_").replace("-", "_")
+        figures[f"{key}_ddb_requests"] = dynamodb
+        figures[f"{key}_kms_requests"] = kms
     by_name = {name: (dynamodb, kms) for name, dynamodb, kms in rows}
     sign_in_db = by_name["password step"][0] + by_name["code step"][0]
     sign_in_kms = by_name["password step"][1] + by_name["code step"][1]
     ok = sign_in_db <= 5 and sign_in_kms <= 1
+    figures.update(sign_in_ddb_requests=sign_in_db, sign_in_kms_requests=sign_in_kms)
     print(f"  sign-in with TOTP: {sign_in_db} DynamoDB, {sign_in_kms} KMS (budget 5 and 1): {'ok' if ok else 'OVER'}")
 
     ours, bare = import_times()
     ratio = ours / bare
+    figures.update(import_app_ms=round(ours * 1000), import_bare_ms=round(bare * 1000), import_ratio=round(ratio, 3))
     print(f"\nimport app: {ours * 1000:.0f} ms median of {IMPORT_RUNS}; bare Chalice app + boto3: {bare * 1000:.0f} ms")
     print(f"  ratio {ratio:.2f} (budget 1.2): {'ok' if ratio <= 1.2 else 'OVER'}")
     ok = ok and ratio <= 1.2
 
-    from scripts.bench_sweep import measure_sweep
+    from scripts.bench_scale import measure_scale
 
-    sweep = measure_sweep()
-    print("\nenforcement sweep")
-    for name, value in sweep.items():
+    scale = measure_scale()
+    figures.update(scale)
+    print("\nenforcement at scale")
+    for name, value in scale.items():
         print(f"  {name}: {value}")
+    scale_ok = (
+        scale["policy_change_ddb_requests_100"] == scale["policy_change_ddb_requests_10000"] <= 10
+        and scale["policy_change_emails_in_request"] == 0
+        and scale["notices_10000_sent_once"] is True
+        and scale["notice_ddb_requests_per_notice"] <= 2
+        and scale["notice_ses_requests_per_notice"] == 1
+        and scale["members_page_ddb_requests_100"] == scale["members_page_ddb_requests_10000"]
+        and scale["hourly_requests_equal"] is True
+    )
+    figures["members_page_ddb_requests"] = scale["members_page_ddb_requests_10000"]
+    print(f"  budget (DESIGN.md, Performance budget): {'ok' if scale_ok else 'OVER'}")
+    ok = ok and scale_ok
 
     size = package_size()
     if size is None:
         print("\ndeployment package: chalice package failed")
         return 1
+    figures["package_bytes"] = size
     print(f"\ndeployment package: {size / 1_000_000:.2f} MB (budget 10 MB): {'ok' if size < 10_000_000 else 'OVER'}")
     ok = ok and size < 10_000_000
+    figures["within_budget"] = ok
+    (ROOT / "bench.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    print("\nfigures written to bench.json")
     return 0 if ok else 1
 
 

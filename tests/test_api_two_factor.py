@@ -37,22 +37,25 @@ def user_items(h, user_id):
     return {item["sk"]["S"]: item for item in h.table_items() if item["pk"]["S"] == f"USER#{user_id}"}
 
 
-def organization_requiring_two_factor(h, owner="owner@example.com"):
-    """(owner session, org id) of a Business organization that requires 2FA."""
+def organization_requiring_two_factor(h, owner="owner@example.com", members=()):
+    """(owner session, org id) of a Business organization, with `members` (who signed up
+    already) in it, that requires 2FA."""
     owner_token, _, _ = h.user_with_two_factor(owner)
     org_id = h.post("/v1/orgs", {"name": "Acme", "plan": "business"}, token=owner_token).body["org_id"]
+    for email in members:
+        assert h.join(org_id, owner_token, email).status == 201
     reply = h.put(f"/v1/orgs/{org_id}/security", {"require_two_factor": True}, token=owner_token)
     assert reply.status == 200, reply
     return owner_token, org_id
 
 
 def enrollment_token(h, email="member@example.com"):
-    """A member who joined an organization that requires 2FA: due at once, so the password
-    step yields only an enrollment token. Returns (enrollment token, org id, sign-in body)."""
-    owner_token, org_id = organization_requiring_two_factor(h)
+    """A member whose grace period under an organization's enforcement is over, so the
+    password step yields only an enrollment token. Returns (enrollment token, org id,
+    sign-in body)."""
     h.sign_up(email)
-    added = h.post(f"/v1/orgs/{org_id}/members", {"email": email, "role": "member"}, token=owner_token)
-    assert added.status == 201, added
+    _, org_id = organization_requiring_two_factor(h, members=[email])
+    h.clock.advance(30 * 86400)
     reply = h.sign_in(email)
     assert reply.status == 200 and reply.body["status"] == "enrollment_required", reply
     return reply.body["enrollment_token"], org_id, reply.body

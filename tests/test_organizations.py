@@ -1,16 +1,17 @@
-"""Organizations API (API.md "Organizations") and the enforcement rules it applies:
-plan gating, roles, SSO exemption, deadlines, turning enforcement off and on, and
-the 2FA-disable guard."""
+"""Organizations API (API.md "Organizations", "Enforcement") and the enforcement rules it
+applies: plan gating, roles, SSO exemption, the organization's deadline, turning
+enforcement off and on, and the 2FA-disable guard."""
 
 from __future__ import annotations
 
-from chalicelib.clock import format_time, parse_time
+from chalicelib.clock import format_time
 from chalicelib.enforcement import DAY
 from devkit.harness import Harness
 
 OWNER = "owner@example.com"
 MEMBER = "member@example.com"
 GRACE = 30 * DAY
+NO_COUNTS = {"compliant": 0, "pending": 0, "locked": 0, "exempt": 0, "not_required": 0}
 
 
 def create_org(h: Harness, token: str, name: str = "Acme", plan: str = "business") -> str:
@@ -19,11 +20,8 @@ def create_org(h: Harness, token: str, name: str = "Acme", plan: str = "business
     return str(reply.body["org_id"])
 
 
-def add(h: Harness, org_id: str, token: str, email: str, role: str = "member", sso: bool | None = None):
-    body: dict[str, object] = {"email": email, "role": role}
-    if sso is not None:
-        body["sso"] = sso
-    return h.post(f"/v1/orgs/{org_id}/members", body, token=token)
+def add(h: Harness, org_id: str, token: str, email: str, role: str = "member", sso: bool = False):
+    return h.join(org_id, token, email, role=role, sso=sso)
 
 
 def require(h: Harness, org_id: str, token: str, on: bool = True):
@@ -37,8 +35,9 @@ def owner_org(h: Harness, plan: str = "business") -> tuple[str, str, str]:
 
 
 def member_rows(h: Harness, org_id: str, token: str) -> dict[str, dict]:
-    reply = h.get(f"/v1/orgs/{org_id}/security", token=token)
+    reply = h.get(f"/v1/orgs/{org_id}/members?limit=100", token=token)
     assert reply.status == 200, reply
+    assert reply.body["next_cursor"] is None
     return {row["email"]: row for row in reply.body["members"]}
 
 
@@ -98,7 +97,7 @@ def test_create_org_needs_a_session(h):
     assert h.post("/v1/orgs", {"name": "Acme", "plan": "free"}).status == 401
 
 
-# -- POST /v1/orgs/{org_id}/members ----------------------------------------------------------------
+# -- joining -------------------------------------------------------------------------------------
 
 
 def test_add_member_answers_with_status_and_deadline(h):
@@ -114,7 +113,7 @@ def test_add_member_answers_with_status_and_deadline(h):
         "deadline": None,
     }
     h.sign_up("sso@example.com")
-    reply = add(h, org_id, owner, "SSO@Example.com", sso=True)
+    reply = add(h, org_id, owner, "sso@example.com", sso=True)
     assert reply.status == 201
     assert reply.body["sso"] is True
     assert set(member_rows(h, org_id, owner)) == {OWNER, MEMBER, "sso@example.com"}
@@ -159,10 +158,33 @@ def test_an_admin_can_add_members(h):
     assert member_rows(h, org_id, owner)[MEMBER]["role"] == "member"
 
 
+def test_under_enforcement_new_members_must_have_two_factor_first(h):
+    """S19 as this product keeps it: a new member who would owe 2FA enrolls before joining."""
+    owner, _, org_id = owner_org(h)
+    require(h, org_id, owner)
+    h.sign_up(MEMBER)
+    refused = add(h, org_id, owner, MEMBER)
+    assert (refused.status, error_code(refused)) == (409, "two_factor_required")
+    assert MEMBER not in member_rows(h, org_id, owner)
+    h.sign_up("sso-admin@example.com")
+    refused = add(h, org_id, owner, "sso-admin@example.com", role="admin", sso=True)
+    assert (refused.status, error_code(refused)) == (409, "two_factor_required")
+
+    # With 2FA on, or as an SSO member, joining owes nothing.
+    session = h.session(MEMBER)
+    h.enroll(session)
+    joined = add(h, org_id, owner, MEMBER)
+    assert (joined.status, joined.body["status"], joined.body["deadline"]) == (201, "compliant", None)
+    h.sign_up("sso@example.com")
+    sso = add(h, org_id, owner, "sso@example.com", sso=True)
+    assert (sso.body["status"], sso.body["deadline"]) == ("exempt", None)
+    assert h.sign_in("sso@example.com").body["status"] == "signed_in"
+
+
 # -- PUT /v1/orgs/{org_id}/security ----------------------------------------------------------------
 
 
-def test_require_two_factor_answers_with_the_policy(h):
+def test_require_two_factor_answers_with_the_policy_and_the_deadline(h):
     owner, _, org_id = owner_org(h)
     reply = require(h, org_id, owner)
     assert reply.status == 200
@@ -170,10 +192,11 @@ def test_require_two_factor_answers_with_the_policy(h):
         "require_two_factor": True,
         "enforced_at": format_time(h.clock.now()),
         "grace_period_days": 30,
+        "deadline": format_time(h.clock.now() + GRACE),
     }
     off = require(h, org_id, owner, on=False)
     assert off.status == 200
-    assert off.body == {"require_two_factor": False, "enforced_at": None, "grace_period_days": 30}
+    assert off.body == {"require_two_factor": False, "enforced_at": None, "grace_period_days": 30, "deadline": None}
 
 
 def test_enforcement_needs_business_or_enterprise(h):
@@ -184,26 +207,29 @@ def test_enforcement_needs_business_or_enterprise(h):
         add(h, org_id, owner, MEMBER)
         reply = require(h, org_id, owner)
         assert (reply.status, error_code(reply)) == (403, "plan_required")
-        policy = h.get(f"/v1/orgs/{org_id}/security", token=owner).body
-        assert policy["require_two_factor"] is False
-        assert {row["email"]: row["status"] for row in policy["members"]}[MEMBER] == "not_required"
+        assert h.get(f"/v1/orgs/{org_id}/security", token=owner).body["require_two_factor"] is False
+        assert member_rows(h, org_id, owner)[MEMBER]["status"] == "not_required"
+    h.drain()
     assert h.emails(MEMBER) == []
     for plan in ("business", "enterprise"):
         org_id = create_org(h, owner, name=plan, plan=plan)
         add(h, org_id, owner, MEMBER)
         assert require(h, org_id, owner).status == 200
+        h.clock.advance(60)  # different deadlines: one series of notices each
+    h.drain()
     assert len(h.emails(MEMBER)) == 2
 
 
-def test_a_plain_member_cannot_change_or_read_the_policy(h):
+def test_a_plain_member_cannot_change_or_read_the_policy_or_the_members(h):
     owner, _, org_id = owner_org(h)
     # A member with their own 2FA on still may not change it: the role decides.
     member_session, _, _ = h.user_with_two_factor(MEMBER)
     add(h, org_id, owner, MEMBER)
     reply = require(h, org_id, member_session)
     assert (reply.status, error_code(reply)) == (403, "forbidden")
-    read = h.get(f"/v1/orgs/{org_id}/security", token=member_session)
-    assert (read.status, error_code(read)) == (403, "forbidden")
+    for path in (f"/v1/orgs/{org_id}/security", f"/v1/orgs/{org_id}/members"):
+        read = h.get(path, token=member_session)
+        assert (read.status, error_code(read)) == (403, "forbidden")
     assert h.get(f"/v1/orgs/{org_id}/security", token=owner).body["require_two_factor"] is False
 
 
@@ -212,10 +238,12 @@ def test_an_outsider_cannot_change_the_policy_and_an_unknown_org_is_not_found(h)
     outsider, _, _ = h.user_with_two_factor("outsider@example.com")
     reply = require(h, org_id, outsider)
     assert (reply.status, error_code(reply)) == (403, "forbidden")
-    unknown = require(h, "00000000-0000-4000-8000-000000000000", owner)
-    assert (unknown.status, error_code(unknown)) == (404, "not_found")
-    unknown_read = h.get("/v1/orgs/00000000-0000-4000-8000-000000000000/security", token=owner)
-    assert (unknown_read.status, error_code(unknown_read)) == (404, "not_found")
+    for unknown in ("00000000-0000-4000-8000-000000000000", "not-an-id"):
+        changed = require(h, unknown, owner)
+        assert (changed.status, error_code(changed)) == (404, "not_found")
+        for path in (f"/v1/orgs/{unknown}/security", f"/v1/orgs/{unknown}/members"):
+            read = h.get(path, token=owner)
+            assert (read.status, error_code(read)) == (404, "not_found")
 
 
 def test_turning_enforcement_on_needs_own_two_factor(h):
@@ -227,6 +255,7 @@ def test_turning_enforcement_on_needs_own_two_factor(h):
     reply = require(h, org_id, owner)
     assert (reply.status, error_code(reply)) == (409, "actor_two_factor_required")
     assert member_rows(h, org_id, owner)[MEMBER]["status"] == "not_required"
+    h.drain()
     assert h.emails(MEMBER) == []
     # Turning it off never needs 2FA.
     assert require(h, org_id, owner, on=False).status == 200
@@ -242,7 +271,7 @@ def test_an_admin_with_two_factor_can_require_it(h):
     policy = h.get(f"/v1/orgs/{org_id}/security", token=admin)
     assert policy.status == 200
     assert policy.body["require_two_factor"] is True
-    assert {row["email"]: row["role"] for row in policy.body["members"]} == {
+    assert {email: row["role"] for email, row in member_rows(h, org_id, admin).items()} == {
         OWNER: "owner",
         "admin@example.com": "admin",
     }
@@ -255,7 +284,82 @@ def test_policy_body_is_validated(h):
         assert (reply.status, error_code(reply)) == (400, "invalid_request")
 
 
-# -- GET /v1/orgs/{org_id}/security and member status ---------------------------------------------
+def test_the_policy_change_writes_the_organization_and_sends_nothing_itself(h):
+    """O(1): the request writes the organization item and an audit event, then hands the
+    "enforcement started" emails to the queue; the worker sends them."""
+    owner, _, org_id = owner_org(h)
+    for number in range(5):
+        email = f"m{number}@example.com"
+        h.sign_up(email)
+        add(h, org_id, owner, email)
+    before = {(i["pk"]["S"], i["sk"]["S"]): i for i in h.table_items()}
+    emails = len(h.emails())
+    assert require(h, org_id, owner).status == 200
+    after = {(i["pk"]["S"], i["sk"]["S"]): i for i in h.table_items()}
+    changed = {k for k in after if before.get(k) != after[k]}
+    assert {pk.split("#")[0] for pk, _ in changed} == {"ORG", "AUDIT"}
+    assert {sk for _, sk in changed if not sk.startswith("20")} == {"ORG"}  # no member item
+    assert len(h.emails()) == emails
+    assert h.waiting() == 1  # one fan-out message
+    h.drain()
+    assert len(h.emails()) == emails + 5
+
+
+# -- GET /v1/orgs/{org_id}/security: counts --------------------------------------------------------
+
+
+def test_counts_by_status_are_taken_in_the_background(h):
+    owner, secret, org_id = owner_org(h)
+    created = h.clock.now()
+    h.sign_up(MEMBER)
+    h.sign_up("sso-member@example.com")
+    h.sign_up("sso-admin@example.com")
+    h.user_with_two_factor("enrolled@example.com")
+    add(h, org_id, owner, MEMBER)
+    add(h, org_id, owner, "sso-member@example.com", sso=True)
+    add(h, org_id, owner, "sso-admin@example.com", role="admin", sso=True)
+    add(h, org_id, owner, "enrolled@example.com")
+
+    # Counted when the organization was made: the owner alone, until a recount.
+    first = h.get(f"/v1/orgs/{org_id}/security", token=owner).body
+    assert first["counts"] == NO_COUNTS | {"not_required": 1}
+    assert first["counts_as_of"] == format_time(created)
+    h.clock.advance(16 * 60)
+    stale = h.get(f"/v1/orgs/{org_id}/security", token=owner).body
+    assert stale["counts_as_of"] == format_time(created)  # it answers at once, and asks for a recount
+    h.drain()
+    recounted = h.get(f"/v1/orgs/{org_id}/security", token=owner).body
+    assert recounted["counts"] == NO_COUNTS | {"not_required": 5}
+    assert recounted["counts_as_of"] == format_time(h.clock.now())
+
+    require(h, org_id, owner)
+    on = h.get(f"/v1/orgs/{org_id}/security", token=owner).body
+    # The stored tally is by what decides a status, so the policy change needs no recount.
+    assert on["counts"] == NO_COUNTS | {"compliant": 2, "pending": 2, "exempt": 1}
+
+    # Past the deadline the same members count as locked.
+    h.clock.advance(GRACE)
+    owner = fresh_session(h, OWNER, secret)
+    locked = h.get(f"/v1/orgs/{org_id}/security", token=owner).body
+    assert locked["counts"] == NO_COUNTS | {"compliant": 2, "locked": 2, "exempt": 1}
+
+
+def test_a_recount_is_asked_for_at_most_once_while_the_counts_are_recent(h):
+    owner, _, org_id = owner_org(h)
+    h.clock.advance(16 * 60)
+    for _ in range(3):
+        assert h.get(f"/v1/orgs/{org_id}/security", token=owner).status == 200
+    assert h.waiting() == 1
+    h.drain()
+    h.clock.advance(10 * 60)
+    h.get(f"/v1/orgs/{org_id}/security", token=owner)
+    assert h.waiting() == 0  # counted 10 minutes ago: recent enough
+    h.clock.advance(10 * 60)
+    h.get(f"/v1/orgs/{org_id}/security", token=owner)
+    assert h.waiting() == 1
+
+
+# -- member status ---------------------------------------------------------------------------------
 
 
 def test_member_statuses_when_enforcement_starts(h):
@@ -275,7 +379,8 @@ def test_member_statuses_when_enforcement_starts(h):
     policy = h.get(f"/v1/orgs/{org_id}/security", token=owner).body
     assert policy["require_two_factor"] is True
     assert policy["enforced_at"] == format_time(started)
-    rows = {row["email"]: row for row in policy["members"]}
+    assert policy["deadline"] == deadline
+    rows = member_rows(h, org_id, owner)
     assert {email: (row["status"], row["deadline"]) for email, row in rows.items()} == {
         OWNER: ("compliant", None),
         MEMBER: ("pending", deadline),
@@ -296,6 +401,7 @@ def test_member_statuses_when_enforcement_starts(h):
     }
 
     # Only members who owe enrollment are told, naming the organization and the date.
+    h.drain()
     for email in (MEMBER, "sso-admin@example.com"):
         [started_email] = h.emails(email)
         assert started_email["subject"] == "Acme requires two-factor authentication"
@@ -310,16 +416,19 @@ def test_member_statuses_when_enforcement_starts(h):
     assert (org["status"], org["deadline"], org["require_two_factor"]) == ("pending", deadline, True)
 
 
-def test_setting_the_same_policy_again_keeps_deadlines(h):
+def test_setting_the_same_policy_again_keeps_the_deadline(h):
     owner, secret, org_id = owner_org(h)
     h.sign_up(MEMBER)
     add(h, org_id, owner, MEMBER)
     require(h, org_id, owner)
     deadline = member_rows(h, org_id, owner)[MEMBER]["deadline"]
+    h.drain()
     h.clock.advance(5 * DAY)
     owner = fresh_session(h, OWNER, secret)
-    assert require(h, org_id, owner).status == 200
+    again = require(h, org_id, owner)
+    assert (again.status, again.body["deadline"]) == (200, deadline)
     assert member_rows(h, org_id, owner)[MEMBER]["deadline"] == deadline
+    h.drain()
     assert len(h.emails(MEMBER)) == 1  # no second "enforcement started"
 
 
@@ -349,7 +458,7 @@ def test_sso_admin_is_locked_after_the_deadline(h):
     assert member_rows(h, org_id, owner)["sso-admin@example.com"]["status"] == "locked"
 
 
-# -- sign-in while enforcement runs ----------------------------------------------------------------
+# -- sign-in and sessions while enforcement runs ---------------------------------------------------
 
 
 def test_pending_member_signs_in_with_the_deadline_and_locked_member_must_enroll(h):
@@ -373,28 +482,24 @@ def test_pending_member_signs_in_with_the_deadline_and_locked_member_must_enroll
     assert member_rows(h, org_id, fresh_session(h, OWNER, secret))[MEMBER]["status"] == "locked"
 
 
-def test_member_added_while_enforcement_is_on_is_due_at_once(h):
-    owner, _, org_id = owner_org(h)
-    require(h, org_id, owner)
+def test_a_session_issued_before_the_deadline_stops_working_at_it(h):
+    owner, secret, org_id = owner_org(h)
     h.sign_up(MEMBER)
-    h.clock.advance(60)
-    reply = add(h, org_id, owner, MEMBER)
-    assert reply.status == 201
-    assert reply.body["status"] == "locked"
-    assert reply.body["deadline"] == format_time(h.clock.now())
-    assert member_rows(h, org_id, owner)[MEMBER]["status"] == "locked"
-    signed_in = h.sign_in(MEMBER)
-    assert signed_in.body["status"] == "enrollment_required"
-    assert signed_in.body["organizations"] == [{"org_id": org_id, "name": "Acme"}]
-
-    # Joining with 2FA already on, or as an SSO member, owes nothing.
-    h.user_with_two_factor("enrolled@example.com")
-    enrolled = add(h, org_id, owner, "enrolled@example.com")
-    assert (enrolled.body["status"], enrolled.body["deadline"]) == ("compliant", None)
     h.sign_up("sso@example.com")
-    sso = add(h, org_id, owner, "sso@example.com", sso=True)
-    assert (sso.body["status"], sso.body["deadline"]) == ("exempt", None)
-    assert h.sign_in("sso@example.com").body["status"] == "signed_in"
+    add(h, org_id, owner, MEMBER)
+    add(h, org_id, owner, "sso@example.com", sso=True)
+    require(h, org_id, owner)
+    deadline = h.clock.now() + GRACE
+    h.clock.set(deadline - 60)
+    session = h.session(MEMBER)
+    others = [h.session("sso@example.com"), fresh_session(h, OWNER, secret)]
+    assert h.get("/v1/me/security", token=session).status == 200
+    h.clock.set(deadline)
+    refused = h.get("/v1/me/security", token=session)
+    assert (refused.status, error_code(refused)) == (401, "unauthorized")
+    assert h.post("/v1/orgs", {"name": "Mine", "plan": "free"}, token=session).status == 401
+    # Members who owe nothing keep theirs.
+    assert [h.get("/v1/me/security", token=t).status for t in others] == [200, 200]
 
 
 def test_in_two_organizations_the_earliest_deadline_governs(h):
@@ -433,11 +538,12 @@ def test_in_two_organizations_the_earliest_deadline_governs(h):
 # -- turning enforcement off and on ----------------------------------------------------------------
 
 
-def test_turning_enforcement_off_clears_deadlines_and_reminders(h):
+def test_turning_enforcement_off_clears_the_deadline_and_the_notices(h):
     owner, secret, org_id = owner_org(h)
     h.sign_up(MEMBER)
     add(h, org_id, owner, MEMBER)
     require(h, org_id, owner)
+    h.drain()
     started = h.clock.now()
     h.clock.advance(DAY)
     owner = fresh_session(h, OWNER, secret)
@@ -449,27 +555,29 @@ def test_turning_enforcement_off_clears_deadlines_and_reminders(h):
     # No reminder or lockout at any of the old notice times, and no enrollment demand.
     for day in (23, 27, 29, 30, 31):
         h.clock.set(started + day * DAY)
-        assert h.sweep() == {"reminders_sent": 0, "lockouts": 0, "resets_completed": 0}
+        assert h.sweep() == {"notice_stages_queued": 0, "resets_queued": 0}
     assert len(h.emails()) == before
     reply = h.sign_in(MEMBER)
     assert reply.body["status"] == "signed_in"
     assert "two_factor_deadline" not in reply.body
-    assert not any("due_pk" in item for item in h.table_items() if item["sk"]["S"].startswith("MEMBER#"))
+    assert not any("due_pk" in item for item in h.table_items())
 
 
-def test_turning_enforcement_on_again_gives_fresh_deadlines_and_notices(h):
+def test_turning_enforcement_on_again_gives_a_fresh_deadline_and_notices(h):
     owner, secret, org_id = owner_org(h)
     h.sign_up(MEMBER)
     add(h, org_id, owner, MEMBER)
     require(h, org_id, owner)
+    h.drain()
     first_deadline = h.clock.now() + GRACE
     h.clock.set(first_deadline - 7 * DAY)
-    assert h.sweep()["reminders_sent"] == 1  # the 7-day reminder of the first round
+    assert h.sweep()["notices_sent"] == 1  # the 7-day reminder of the first round
     owner = fresh_session(h, OWNER, secret)
 
     require(h, org_id, owner, on=False)
     h.clock.advance(3600)
     require(h, org_id, owner)
+    h.drain()
     second_deadline = h.clock.now() + GRACE
     row = member_rows(h, org_id, owner)[MEMBER]
     assert (row["status"], row["deadline"]) == ("pending", format_time(second_deadline))
@@ -483,11 +591,11 @@ def test_turning_enforcement_on_again_gives_fresh_deadlines_and_notices(h):
 
     # The old deadline no longer locks the member out...
     h.clock.set(first_deadline + DAY)
-    assert h.sweep()["lockouts"] == 0
+    assert h.sweep().get("notices_sent", 0) == 0
     assert h.sign_in(MEMBER).body["two_factor_deadline"] == format_time(second_deadline)
-    # ...and the new round starts its notices from the beginning.
+    # ...and the new round gives its notices from the beginning.
     h.clock.set(second_deadline - 7 * DAY)
-    assert h.sweep()["reminders_sent"] == 1
+    assert h.sweep()["notices_sent"] == 1
     assert h.emails(MEMBER)[-1]["subject"] == "7 days left to turn on two-factor authentication"
     assert format_time(second_deadline) in h.emails(MEMBER)[-1]["body"]
 
@@ -523,82 +631,21 @@ def test_an_sso_member_may_disable_while_required(h):
     assert reply.status == 200
 
 
-# -- large organizations -----------------------------------------------------------------------------
-
-
-def test_a_failed_policy_change_on_a_large_org_is_completed_by_a_retry(h, monkeypatch):
-    """More members than one DynamoDB transaction holds: the change is written in chunks.
-    If a chunk fails the API answers 503, and trying again must give every member a
-    deadline and the email, not leave some of them pending without one for ever.
-    (Chunks of 10 instead of DynamoDB's 100: moto copies the table on every transaction.)"""
-    from botocore.exceptions import ClientError
-
-    from chalicelib import aws, repository, wiring
-    from chalicelib.organizations import shard_for
-    from chalicelib.records import Membership
-
-    monkeypatch.setattr(repository, "TRANSACTION_LIMIT", 10)
-    owner, _, org_id = owner_org(h)
-    deps = wiring.dependencies()
-    emails = [f"member{n}@example.com" for n in range(25)]
-    for n, email in enumerate(emails):
-        user_id = f"00000000-0000-4000-8000-{n:012d}"
-        deps.repository.add_member(
-            Membership(org_id, user_id, email, "member", False, h.clock.now(), shard=shard_for(user_id, 4))
-        )
-
-    calls = {"transactions": 0}
-
-    def fail_the_second_transaction(**kwargs):
-        calls["transactions"] += 1
-        if calls["transactions"] == 2:
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Slow down."}}, "TransactWriteItems")
-
-    events = aws.client("dynamodb").meta.events
-    events.register("before-call.dynamodb.TransactWriteItems", fail_the_second_transaction)
-    failed = require(h, org_id, owner)
-    events.unregister("before-call.dynamodb.TransactWriteItems", fail_the_second_transaction)
-    assert (failed.status, error_code(failed)) == (503, "temporarily_unavailable")
-    assert calls["transactions"] == 2
-    # Nothing is in force yet, and nobody was told.
-    policy = h.get(f"/v1/orgs/{org_id}/security", token=owner).body
-    assert policy["require_two_factor"] is False
-    assert {row["status"] for row in policy["members"]} == {"not_required"}
-    assert not any(h.emails(email) for email in emails)
-
-    retried = require(h, org_id, owner)
-    assert retried.status == 200
-    rows = member_rows(h, org_id, owner)
-    deadline = format_time(parse_time(retried.body["enforced_at"]) + GRACE)
-    assert {email: (rows[email]["status"], rows[email]["deadline"]) for email in emails} == {
-        email: ("pending", deadline) for email in emails
-    }
-    assert all(len(h.emails(email)) == 1 for email in emails)
-
-
 def test_a_policy_change_that_loses_a_race_answers_with_the_winners_policy(h, monkeypatch):
-    """Two admins turn enforcement on at once: the loser's conditional write fails, and it
-    gets the policy the winner set (with the winner's deadlines), not an error."""
-    from chalicelib.repository import Repository
+    """Two admins turn enforcement on at once: one writes it; the other's condition on the
+    old value fails, and it answers with the policy that now stands."""
+    from devkit.races import WorstInterleaving
 
     owner, _, org_id = owner_org(h)
-    h.sign_up(MEMBER)
-    add(h, org_id, owner, MEMBER)
-    original = Repository.set_enforcement
-    winner_at = h.clock.now()
-
-    def rival_first(self, org, members, expected_required, audit):
-        monkeypatch.setattr(Repository, "set_enforcement", original)
-        original(self, org, members, expected_required, audit)  # the other admin wins
-        h.clock.advance(60)
-        return original(self, org, members, expected_required, audit)
-
-    monkeypatch.setattr(Repository, "set_enforcement", rival_first)
-    reply = require(h, org_id, owner)
-    assert reply.status == 200
-    assert reply.body == {
-        "require_two_factor": True,
-        "enforced_at": format_time(winner_at),
-        "grace_period_days": 30,
-    }
-    assert member_rows(h, org_id, owner)[MEMBER]["deadline"] == format_time(winner_at + GRACE)
+    admin, _, _ = h.user_with_two_factor("admin@example.com")
+    add(h, org_id, owner, "admin@example.com", role="admin")
+    race = WorstInterleaving(monkeypatch, 2, "set_enforcement")
+    first = h.clock.now()
+    replies = race.run(lambda: require(h, org_id, owner), lambda: require(h, org_id, admin))
+    assert [r.status for r in replies] == [200, 200]
+    assert replies[0].body == replies[1].body
+    assert replies[1].body["enforced_at"] == format_time(first)
+    enforcement_events = [
+        i for i in h.table_items() if i["pk"]["S"] == f"AUDIT#{org_id}" and i["kind"]["S"] == "enforcement_started"
+    ]
+    assert len(enforcement_events) == 1

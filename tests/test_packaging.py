@@ -27,13 +27,21 @@ from botocore import xform_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
-# A stage is deployable when it names its hand-written IAM policy (`local` does not).
-DEPLOYABLE_STAGES = sorted(name for name, stage in CONFIG["stages"].items() if "iam_policy_file" in stage)
+# Every stage but `local` (moto) deploys to AWS.
+DEPLOYABLE_STAGES = sorted(name for name in CONFIG["stages"] if name != "local")
+FUNCTIONS = {"APIHandler": "api_handler", "EnforcementSweep": "enforcement_sweep", "QueueWorker": "queue_worker"}
 ZIP_BUDGET_BYTES = 10 * 1024 * 1024
 PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::Partition", "AWS::Region", "AWS::StackName", "AWS::URLSuffix"}
-# The resources the functions' policy may name: the table (and its index), their own
-# log groups, and the sender's SES identity (built from the SenderEmail parameter).
-PROJECT_RESOURCES = {"Table", "APIHandlerLogGroup", "EnforcementSweepLogGroup", "SenderEmail"}
+# The resources the functions' policies may name: the table (and its index), their own
+# log groups, the work queue, and the sender's SES identity (built from the SenderEmail parameter).
+PROJECT_RESOURCES = {
+    "Table",
+    "APIHandlerLogGroup",
+    "EnforcementSweepLogGroup",
+    "QueueWorkerLogGroup",
+    "WorkQueue",
+    "SenderEmail",
+}
 # KMS operations that use or hand out the key material.
 KMS_CRYPTO_ACTIONS = [
     "kms:Decrypt",
@@ -149,7 +157,7 @@ def operations_called_by_the_code() -> dict[str, set[str]]:
     source = "\n".join(p.read_text() for p in [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))])
     session = botocore.session.get_session()
     called: dict[str, set[str]] = {}
-    for service in ("dynamodb", "kms", "ses"):
+    for service in ("dynamodb", "kms", "ses", "sqs"):
         model = session.get_service_model(service)
         called[service] = {
             name
@@ -178,10 +186,12 @@ def test_cfn_lint_accepts_the_template(package: Package) -> None:
     assert result.returncode == 0, f"cfn-lint found problems:\n{result.stdout}\n{result.stderr}"
 
 
-def test_prod_and_every_deployable_stage_have_a_policy_file() -> None:
+def test_every_function_has_a_policy_file_of_its_own() -> None:
     assert "prod" in DEPLOYABLE_STAGES
-    for stage in DEPLOYABLE_STAGES:
-        assert (ROOT / ".chalice" / CONFIG["stages"][stage]["iam_policy_file"]).is_file()
+    files = [CONFIG["lambda_functions"][name]["iam_policy_file"] for name in FUNCTIONS.values()]
+    assert len(set(files)) == len(files)
+    for name in files:
+        assert (ROOT / ".chalice" / name).is_file()
 
 
 # -- what the stack holds ------------------------------------------------------------------
@@ -250,21 +260,22 @@ def test_enforcement_sweep_runs_every_hour(package: Package) -> None:
     assert event == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 hour)"}}
 
 
-def test_functions_get_the_table_key_and_sender_by_reference(package: Package) -> None:
+def test_functions_get_the_table_key_sender_and_queue_by_reference(package: Package) -> None:
     functions = package.of_type("AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "EnforcementSweep"}
+    assert set(functions) == set(FUNCTIONS)
     read_by_code = set(re.findall(r'"(AEGIS_[A-Z_]+)"', (ROOT / "chalicelib" / "config.py").read_text()))
     for name, function in functions.items():
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["AEGIS_TABLE_NAME"] == {"Ref": "Table"}, name
         assert variables["AEGIS_KMS_KEY_ID"] == {"Fn::GetAtt": ["Key", "Arn"]}, name
         assert variables["AEGIS_SENDER_EMAIL"] == {"Ref": "SenderEmail"}, name
+        assert variables["AEGIS_QUEUE_URL"] == {"Ref": "WorkQueue"}, name
         assert set(variables) <= read_by_code, f"{name} sets variables the code never reads"
 
 
 def test_logs_are_kept_for_a_bounded_time_in_groups_created_before_the_functions(package: Package) -> None:
     groups = package.of_type("AWS::Logs::LogGroup")
-    for function in ("APIHandler", "EnforcementSweep"):
+    for function in FUNCTIONS:
         group = groups[f"{function}LogGroup"]["Properties"]
         assert 1 <= group["RetentionInDays"] <= 400
         suffix = group["LogGroupName"]["Fn::Sub"].removeprefix("/aws/lambda/")
@@ -297,6 +308,11 @@ def test_alarms_watch_api_5xx_function_errors_throttles_and_the_sweep(package: P
     assert ("custom", "SweepProblems", "{}") in watched, "a sweep that runs but cannot send"
     assert ("AWS/DynamoDB", "ReadThrottleEvents", table) in watched
     assert ("AWS/DynamoDB", "WriteThrottleEvents", table) in watched
+    dead_letters = json.dumps({"QueueName": {"Fn::GetAtt": ["WorkDeadLetterQueue", "QueueName"]}})
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", dead_letters) in watched
+    work = json.dumps({"QueueName": {"Fn::GetAtt": ["WorkQueue", "QueueName"]}})
+    assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", work) in watched
+    assert ("AWS/Lambda", "Errors", json.dumps({"FunctionName": {"Ref": "QueueWorker"}})) in watched
     # The API's name is the one the 5XXError metric carries.
     assert package.properties("RestAPI")["Name"] == {"Ref": "AWS::StackName"}
 
@@ -306,7 +322,7 @@ def test_alarms_watch_api_5xx_function_errors_throttles_and_the_sweep(package: P
 
 def test_policies_have_no_wildcard_action_and_name_only_the_project_resources(package: Package) -> None:
     policies = role_statements(package)
-    assert set(policies) == {"ApiHandlerRole", "EnforcementSweepRole"}
+    assert set(policies) == {"ApiHandlerRole", "EnforcementSweepRole", "QueueWorkerRole"}
     for role, role_policy in policies.items():
         assert role_policy, f"{role} has no policy"
         for statement in role_policy:
@@ -328,18 +344,78 @@ def test_policies_have_no_wildcard_action_and_name_only_the_project_resources(pa
 
 def test_policies_allow_exactly_the_operations_the_code_calls(package: Package) -> None:
     called = operations_called_by_the_code()
-    for role, role_policy in role_statements(package).items():
+    policies = role_statements(package)
+    expected = {f"{service}:{op}" for service in ("dynamodb", "ses", "sqs") for op in called[service]}
+    # SendMessageBatch is authorized as sqs:SendMessage; the worker's trigger needs three more.
+    expected = {"sqs:SendMessage" if a == "sqs:SendMessageBatch" else a for a in expected}
+    expected |= {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+    allowed_somewhere: set[str] = set()
+    for role, role_policy in policies.items():
         allowed = {action for s in role_policy for action in as_list(s["Action"])}
-        expected = {f"{service}:{op}" for service in ("dynamodb", "ses") for op in called[service]}
-        assert {a for a in allowed if not a.startswith("logs:")} == expected, role
+        allowed_somewhere |= allowed
         assert {a for a in allowed if a.startswith("logs:")} == {"logs:CreateLogStream", "logs:PutLogEvents"}
+        assert {a for a in allowed if not a.startswith("logs:")} <= expected, role
         index_statements = [s for s in role_policy if any("/index/" in text for text in strings(s["Resource"]))]
-        assert [as_list(s["Action"]) for s in index_statements] == [["dynamodb:Query"]], role
-        [send] = [s for s in role_policy if "ses:SendEmail" in as_list(s["Action"])]
-        assert send["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
+        assert [as_list(s["Action"]) for s in index_statements] in ([], [["dynamodb:Query"]]), role
+        for send in [s for s in role_policy if "ses:SendEmail" in as_list(s["Action"])]:
+            assert send["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
+    assert {a for a in allowed_somewhere if not a.startswith("logs:")} == expected
     key_policy = next(iter(package.of_type("AWS::KMS::Key").values()))["Properties"]["KeyPolicy"]
     [use] = [s for s in statements(key_policy) if "kms:Decrypt" in as_list(s["Action"])]
     assert {action.removeprefix("kms:") for action in as_list(use["Action"])} == called["kms"]
+
+
+def test_each_function_may_do_only_its_own_part(package: Package) -> None:
+    policies = {
+        role: {action for s in statements for action in as_list(s["Action"])}
+        for role, statements in role_statements(package).items()
+    }
+    queue_consumer = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+    assert queue_consumer <= policies["QueueWorkerRole"]
+    assert not queue_consumer & (policies["ApiHandlerRole"] | policies["EnforcementSweepRole"])
+    # The hourly function reads the deadline index and hands work over: no email, no secrets.
+    assert policies["EnforcementSweepRole"] == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "sqs:SendMessage",
+    }
+    assert "ses:SendEmail" not in policies["EnforcementSweepRole"]
+    for role, statements in role_statements(package).items():
+        for statement in statements:
+            if any(action.startswith("sqs:") for action in as_list(statement["Action"])):
+                assert references(statement["Resource"]) == {"WorkQueue"}, role
+            if any(action.startswith("logs:") for action in as_list(statement["Action"])):
+                assert references(statement["Resource"]) == {
+                    role.replace("Role", "LogGroup").replace("ApiHandler", "APIHandler")
+                }
+
+
+def test_the_work_queue_feeds_the_worker_and_sends_poison_to_a_dead_letter_queue(package: Package) -> None:
+    queue = package.properties("WorkQueue")
+    dead_letters = package.properties("WorkDeadLetterQueue")
+    worker = package.properties("QueueWorker")
+    assert worker["Handler"] == "app.queue_worker"
+    [event] = worker["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["BatchSize"] == 1
+    # The event source names the queue by ARN; the queue is named the same way.
+    assert event["Properties"]["Queue"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-work"
+    }
+    assert queue["QueueName"] == {"Fn::Sub": "${AWS::StackName}-work"}
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["WorkDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"], "AWS's advice for Lambda consumers"
+    assert dead_letters["MessageRetentionPeriod"] == 14 * 86400
+    assert queue["SqsManagedSseEnabled"] is True and dead_letters["SqsManagedSseEnabled"] is True
+    assert worker["ReservedConcurrentExecutions"] == {"Ref": "WorkerConcurrency"}
+    variables = worker["Environment"]["Variables"]
+    assert variables["AEGIS_WORKER_CONCURRENCY"] == {"Ref": "WorkerConcurrency"}
+    assert variables["AEGIS_SES_SENDS_PER_SECOND"] == {"Ref": "SesSendsPerSecond"}
 
 
 # -- the package ---------------------------------------------------------------------------

@@ -1,78 +1,15 @@
-"""Concurrent requests with the worst interleaving forced (DESIGN.md "Tests").
+"""Concurrent second-factor requests with the worst interleaving forced (`devkit.races`):
+every request reads the same state before any decisive write; exactly one may win."""
 
-moto is not thread-safe, so the requests do not really run at once. Each runs in its own
-thread while holding one lock; at the write that decides who wins, it gives the lock up and
-waits at a barrier until every request has arrived there, that is, until all of them have
-read the same state. Then the writes go through one at a time. Exactly one may win.
-"""
-
-import threading
 from collections import Counter
 
 import pytest
 
-from chalicelib.repository import Repository
+from devkit.races import WorstInterleaving
 
 VERIFY = "/v1/sessions/verify"
 CONFIRM = "/v1/me/two-factor/enrollment/confirm"
 DISABLE = "/v1/me/two-factor/disable"
-
-
-class WorstInterleaving:
-    """Requests whose decisive writes wait until every request has read; the writes then go
-    in the order the requests were given, so a test can choose which one comes first."""
-
-    def __init__(self, monkeypatch, parties, *methods):
-        self.parties = parties
-        self.arrived = 0
-        self._gate = threading.Lock()
-        self._barrier = threading.Barrier(parties, timeout=10)
-        self._turn = 0
-        self._turns = threading.Condition()
-        self._over = False
-        self._local = threading.local()
-        for name in methods:
-            monkeypatch.setattr(Repository, name, self._gated(getattr(Repository, name)))
-
-    def _gated(self, write):
-        def gated(repository, *args, **kwargs):
-            # Only a request's first decisive write waits, and only during the race.
-            if not self._over and not getattr(self._local, "waited", False):
-                self._local.waited = True
-                self.arrived += 1
-                self._gate.release()
-                try:
-                    self._barrier.wait()
-                    with self._turns:
-                        assert self._turns.wait_for(lambda: self._turn == self._local.index, timeout=10)
-                finally:
-                    self._gate.acquire()
-            return write(repository, *args, **kwargs)
-
-        return gated
-
-    def run(self, *requests):
-        assert len(requests) == self.parties
-        replies = [None] * len(requests)
-
-        def worker(index, request):
-            self._local.index = index
-            try:
-                with self._gate:
-                    replies[index] = request()
-            finally:
-                with self._turns:
-                    self._turn += 1
-                    self._turns.notify_all()
-
-        threads = [threading.Thread(target=worker, args=(i, r)) for i, r in enumerate(requests)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        self._over = True
-        assert self.arrived == self.parties, "not every request reached the write: the race was not forced"
-        return replies
 
 
 def items_of(h, pk):

@@ -386,28 +386,29 @@ def test_retry_after_headers_are_whole_positive_seconds():
 
 
 NOW = 1_800_000_000
+GRACE = 30 * DAY
 
 
 @pytest.mark.parametrize(
-    ("required", "role", "sso", "enabled", "deadline", "status"),
+    ("required", "role", "sso", "enabled", "enforced_at", "status"),
     [
         (False, "member", False, False, None, "not_required"),
         (False, "owner", False, True, None, "not_required"),
-        (True, "member", True, False, NOW - 1, "exempt"),
-        (True, "admin", True, False, NOW - 1, "locked"),
-        (True, "owner", True, False, NOW + 1, "pending"),
-        (True, "member", False, True, NOW - 1, "compliant"),
-        (True, "admin", True, True, None, "compliant"),
-        (True, "member", False, False, NOW + 1, "pending"),
-        (True, "member", False, False, NOW, "locked"),
-        (True, "member", False, False, NOW - DAY, "locked"),
-        (True, "member", False, False, None, "pending"),
+        (True, "member", True, False, NOW - GRACE - 1, "exempt"),
+        (True, "admin", True, False, NOW - GRACE - 1, "locked"),
+        (True, "owner", True, False, NOW - GRACE + 1, "pending"),
+        (True, "member", False, True, NOW - GRACE - 1, "compliant"),
+        (True, "admin", True, True, NOW, "compliant"),
+        (True, "member", False, False, NOW - GRACE + 1, "pending"),
+        (True, "member", False, False, NOW - GRACE, "locked"),
+        (True, "member", False, False, NOW - GRACE - DAY, "locked"),
+        (True, "member", False, False, NOW, "pending"),
     ],
 )
-def test_enforcement_status(required, role, sso, enabled, deadline, status):
+def test_enforcement_status(required, role, sso, enabled, enforced_at, status):
     assert (
         enforcement.enforcement_status(
-            required=required, role=role, sso=sso, two_factor_enabled=enabled, deadline=deadline, now=NOW
+            required=required, enforced_at=enforced_at, role=role, sso=sso, two_factor_enabled=enabled, now=NOW
         )
         == status
     )
@@ -428,42 +429,61 @@ def test_who_owes_enrollment():
     assert not enforcement.owes_enrollment(required=False, role="member", sso=False, two_factor_enabled=False)
 
 
-def test_deadline_is_thirty_days_after_enforcement_starts():
-    assert enforcement.deadline_when_enforcement_starts(NOW) == NOW + 30 * DAY
+def test_the_deadline_is_the_organizations_thirty_days_after_enforcement_starts():
+    assert enforcement.deadline(NOW) == NOW + 30 * DAY
+    owing = {"required": True, "enforced_at": NOW, "role": "member", "sso": False, "two_factor_enabled": False}
+    assert enforcement.member_deadline(**owing) == NOW + 30 * DAY
+    assert enforcement.member_deadline(**(owing | {"two_factor_enabled": True})) is None
+    assert enforcement.member_deadline(**(owing | {"sso": True})) is None
+    assert enforcement.member_deadline(**(owing | {"required": False, "enforced_at": None})) is None
     assert enforcement.earliest_deadline([NOW + 5, NOW + 2, NOW + 9]) == NOW + 2
     assert enforcement.earliest_deadline([]) is None
 
 
-def test_notices_fall_due_seven_three_and_one_day_before_and_at_the_deadline():
-    deadline = NOW + 30 * DAY
-    assert enforcement.next_notice_at(deadline, -1) == deadline - 7 * DAY
-    assert enforcement.next_notice_at(deadline, 0) == deadline - 3 * DAY
-    assert enforcement.next_notice_at(deadline, 1) == deadline - 1 * DAY
-    assert enforcement.next_notice_at(deadline, 2) == deadline
-    assert enforcement.next_notice_at(deadline, 3) is None
+def test_status_counts_follow_from_the_tally_the_policy_and_the_time():
+    from chalicelib.records import MemberTally
+
+    tally = MemberTally(exempt=2, two_factor_on=5, two_factor_off=3)
+    off = enforcement.status_counts(required=False, enforced_at=None, tally=tally, now=NOW)
+    assert off == {"compliant": 0, "pending": 0, "locked": 0, "exempt": 0, "not_required": 10}
+    running = enforcement.status_counts(required=True, enforced_at=NOW, tally=tally, now=NOW + GRACE - 1)
+    assert running == {"compliant": 5, "pending": 3, "locked": 0, "exempt": 2, "not_required": 0}
+    over = enforcement.status_counts(required=True, enforced_at=NOW, tally=tally, now=NOW + GRACE)
+    assert over == {"compliant": 5, "pending": 0, "locked": 3, "exempt": 2, "not_required": 0}
+
+
+def test_notices_fall_due_at_once_then_seven_three_and_one_day_before_and_at_the_deadline():
+    deadline = NOW + GRACE
+    assert enforcement.notice_time(NOW, enforcement.STARTED) == NOW
+    assert enforcement.next_notice_at(NOW, -1) == NOW
+    assert enforcement.next_notice_at(NOW, 0) == deadline - 7 * DAY
+    assert enforcement.next_notice_at(NOW, 1) == deadline - 3 * DAY
+    assert enforcement.next_notice_at(NOW, 2) == deadline - 1 * DAY
+    assert enforcement.next_notice_at(NOW, 3) == deadline
+    assert enforcement.next_notice_at(NOW, 4) is None
 
 
 def test_notice_due_on_time():
-    deadline = NOW + 30 * DAY
-    assert enforcement.notice_due(deadline, -1, deadline - 7 * DAY - 1) is None
-    assert enforcement.notice_due(deadline, -1, deadline - 7 * DAY) == 0
-    assert enforcement.notice_due(deadline, 0, deadline - 7 * DAY) is None  # already sent
-    assert enforcement.notice_due(deadline, 0, deadline - 4 * DAY) is None
-    assert enforcement.notice_due(deadline, 0, deadline - 3 * DAY) == 1
-    assert enforcement.notice_due(deadline, 1, deadline - 1 * DAY) == 2
-    assert enforcement.notice_due(deadline, 2, deadline - 1) is None
-    assert enforcement.notice_due(deadline, 2, deadline) == 3
-    assert enforcement.notice_due(deadline, 3, deadline + 10 * DAY) is None
+    deadline = NOW + GRACE
+    assert enforcement.notice_due(NOW, -1, NOW - 1) is None
+    assert enforcement.notice_due(NOW, -1, NOW) == 0
+    assert enforcement.notice_due(NOW, 0, NOW + DAY) is None  # already handed over
+    assert enforcement.notice_due(NOW, 0, deadline - 7 * DAY - 1) is None
+    assert enforcement.notice_due(NOW, 0, deadline - 7 * DAY) == 1
+    assert enforcement.notice_due(NOW, 1, deadline - 4 * DAY) is None
+    assert enforcement.notice_due(NOW, 1, deadline - 3 * DAY) == 2
+    assert enforcement.notice_due(NOW, 2, deadline - 1 * DAY) == 3
+    assert enforcement.notice_due(NOW, 3, deadline - 1) is None
+    assert enforcement.notice_due(NOW, 3, deadline) == 4
+    assert enforcement.notice_due(NOW, 4, deadline + 10 * DAY) is None
 
 
 def test_after_missed_runs_only_the_most_urgent_notice_is_due():
-    deadline = NOW + 30 * DAY
-    assert enforcement.notice_due(deadline, -1, deadline - 2 * DAY) == 1
-    assert enforcement.notice_due(deadline, -1, deadline - DAY + 60) == 2
-    assert enforcement.notice_due(deadline, -1, deadline + DAY) == 3
-    assert enforcement.notice_due(deadline, 0, deadline + DAY) == 3
-    # A member added while enforcement is on is due at once: only the lockout notice.
-    assert enforcement.notice_due(NOW, -1, NOW) == 3
+    deadline = NOW + GRACE
+    assert enforcement.notice_due(NOW, -1, deadline - 2 * DAY) == 2
+    assert enforcement.notice_due(NOW, -1, deadline - DAY + 60) == 3
+    assert enforcement.notice_due(NOW, -1, deadline + DAY) == 4
+    assert enforcement.notice_due(NOW, 0, deadline + DAY) == 4
 
 
 # -- tokens, passwords, time and randomness ----------------------------------------------------
