@@ -17,6 +17,7 @@ from chalice.app import Chalice, Rate, Request, Response, SQSEvent
 from chalicelib import (
     accounts,
     enforcement,
+    membership,
     organizations,
     overview,
     support,
@@ -89,6 +90,16 @@ def body(fields: dict[str, Field]) -> dict[str, Any]:
     return validation.parse_body(
         raw.encode() if isinstance(raw, str) else raw, request().headers.get("content-type"), fields
     )
+
+
+def web_url() -> str:
+    """Where the web pages are: AEGIS_WEB_URL, or the API's own address as API Gateway reports
+    it (never the Host header, which the caller chooses)."""
+    configured = deps().settings.web_url
+    if configured:
+        return configured
+    context = request().context
+    return f"https://{context.get('domainName', 'localhost')}/{context.get('stage', 'api')}"
 
 
 def caller(kinds: frozenset[str]) -> accounts.Principal:
@@ -181,8 +192,8 @@ def create_organization() -> Response:
     return Response(organizations.create(deps(), principal, fields["name"], fields["plan"]), status_code=201)
 
 
-@route("/v1/orgs/{org_id}/members", "POST")
-def add_member(org_id: str) -> Response:
+@route("/v1/orgs/{org_id}/invitations", "POST")
+def invite(org_id: str) -> Response:
     principal = caller(SESSION)
     fields = body(
         {
@@ -191,10 +202,47 @@ def add_member(org_id: str) -> Response:
             "sso": Field(bool, required=False),
         }
     )
-    member = organizations.add_member(
-        deps(), principal, org_id, validation.email(fields["email"]), fields["role"], fields.get("sso", False)
+    invitation = membership.invite(
+        deps(),
+        principal,
+        org_id,
+        validation.email(fields["email"]),
+        fields["role"],
+        fields.get("sso", False),
+        web_url(),
     )
-    return Response(member, status_code=201)
+    return Response(invitation, status_code=201)
+
+
+@route("/v1/me/invitations", "GET")
+def my_invitations() -> dict[str, Any]:
+    return membership.my_invitations(deps(), caller(SESSION))
+
+
+@route("/v1/me/invitations/{org_id}/accept", "POST")
+def accept_invitation(org_id: str) -> dict[str, Any]:
+    principal = caller(SESSION)
+    token = body({"token": Field(str, min_length=1, max_length=256)})["token"]
+    return membership.accept(deps(), principal, org_id, token)
+
+
+@route("/v1/me/invitations/{org_id}", "DELETE")
+def decline_invitation(org_id: str) -> Response:
+    membership.decline(deps(), caller(SESSION), org_id)
+    return Response("", status_code=204)
+
+
+@route("/v1/orgs/{org_id}/members/{user_id}", "PUT")
+def change_member(org_id: str, user_id: str) -> dict[str, Any]:
+    principal = caller(SESSION)
+    fields = body({"role": Field(str, required=False, choices=enforcement.ROLES), "sso": Field(bool, required=False)})
+    return membership.change_member(deps(), principal, org_id, user_id, fields.get("role"), fields.get("sso"))
+
+
+@route("/v1/orgs/{org_id}/members/{user_id}", "DELETE")
+def remove_member(org_id: str, user_id: str) -> Response:
+    membership.remove_member(deps(), caller(SESSION), org_id, user_id)
+    return Response("", status_code=204)
 
 
 @route("/v1/orgs/{org_id}/members", "GET")

@@ -18,6 +18,7 @@ class Settings:
     kms_key_id: str
     sender_email: str
     queue_url: str = ""
+    web_url: str = ""  # where the web pages are served: invitation links point there
     support_reset_hours: int = 24
     deadline_shards: int = 4
     # The queue worker paces its emails so that all of its copies together stay under SES's
@@ -36,6 +37,7 @@ class Settings:
             kms_key_id=env.get("AEGIS_KMS_KEY_ID", "alias/aegis-2fa"),
             sender_email=env.get("AEGIS_SENDER_EMAIL", "no-reply@aegisrunner.test"),
             queue_url=env.get("AEGIS_QUEUE_URL", ""),
+            web_url=env.get("AEGIS_WEB_URL", ""),
             support_reset_hours=int(env.get("AEGIS_SUPPORT_RESET_HOURS", "24")),
             deadline_shards=int(env.get("AEGIS_DEADLINE_SHARDS", "4")),
             ses_sends_per_second=float(env.get("AEGIS_SES_SENDS_PER_SECOND", "14")),

@@ -12,6 +12,7 @@ from .queue import Queue
 from .randomness import Randomness
 from .storage.audit import AuditLog
 from .storage.due_index import DueIndex
+from .storage.invitations import Invitations
 from .storage.notices import Notices
 from .storage.organizations import Organizations
 from .storage.second_factors import SecondFactors
@@ -25,6 +26,7 @@ class Dependencies:
     users: Users
     second_factors: SecondFactors
     orgs: Organizations
+    invitations: Invitations
     notices: Notices
     resets: Resets
     audit_log: AuditLog

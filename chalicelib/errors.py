@@ -78,6 +78,11 @@ class TooManyAttempts(RetryLater):
     message = "Too many wrong codes. Wait before trying again."
 
 
+class TooManyInvitations(RetryLater):
+    status, code = 429, "too_many_attempts"
+    message = "Too many invitations: at most 100 an organization a day and 20 a person an hour."
+
+
 class TemporarilyUnavailable(RetryLater):
     status, code = 503, "temporarily_unavailable"
     message = "The service is temporarily unavailable; nothing was changed. Try again shortly."

@@ -95,6 +95,56 @@ def enforcement_lockout(to: str, org_name: str) -> Email:
     )
 
 
+def invitation(to: str, org_name: str, inviter: str, role: str, link: str, expires_at: int) -> Email:
+    # The one email that carries a token: following its link is how the invitee consents.
+    article = "an admin" if role == "admin" else "a member"
+    return Email(
+        to,
+        f"{inviter} invites you to {org_name} on AegisRunner",
+        f"{inviter} invites you to join {org_name} on AegisRunner as {article}. To accept, open this "
+        f"link and sign in (or create an account with this address) before {format_time(expires_at)}:\n\n"
+        f"{link}\n\nIf you do not want to join, ignore this email or decline the invitation in "
+        "Settings. Nobody joins an organization without accepting.",
+        "invitation",
+    )
+
+
+def invitation_accepted(to: str, member: str, org_name: str) -> Email:
+    return Email(
+        to, f"{member} joined {org_name}", f"{member} accepted your invitation to {org_name}.", "invitation_accepted"
+    )
+
+
+def invitation_declined(to: str, member: str, org_name: str) -> Email:
+    return Email(
+        to,
+        f"{member} declined to join {org_name}",
+        f"{member} declined your invitation to {org_name}.",
+        "invitation_declined",
+    )
+
+
+def membership_changed(to: str, org_name: str, role: str, sso: bool) -> Email:
+    sign_in = "through your organization's single sign-on" if sso else "with your email and password"
+    return Email(
+        to,
+        f"Your role in {org_name} changed",
+        f"You are now {'an admin' if role == 'admin' else 'an owner' if role == 'owner' else 'a member'} of "
+        f"{org_name}, and sign in {sign_in}." + SIGNATURE,
+        "membership_changed",
+    )
+
+
+def member_removed(to: str, org_name: str) -> Email:
+    return Email(
+        to,
+        f"You were removed from {org_name}",
+        f"You are no longer a member of {org_name} on AegisRunner. Its settings, including any "
+        "two-factor requirement, no longer apply to your account." + SIGNATURE,
+        "member_removed",
+    )
+
+
 def support_reset_requested(to: str, effective_at: int) -> Email:
     return Email(
         to,

@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import re
 from typing import Any
 
 from . import enforcement, tokens
@@ -24,7 +23,6 @@ from .dependencies import Dependencies
 from .errors import Conflict, Forbidden, InvalidRequest, NotFound, PlanRequired, ServiceError, TemporarilyUnavailable
 from .records import Membership, MemberTally, Organization
 from .storage import ConditionFailed
-from .storage.organizations import EXEMPT_JOIN, JOIN_WHILE_NOT_REQUIRED, JOIN_WITH_TWO_FACTOR
 from .worker import fanout_message, recount_message
 
 logger = logging.getLogger(__name__)
@@ -38,7 +36,6 @@ PAGE_LIMIT_MAX = 100
 FILTER_READ_LIMIT = 500
 FILTER_CHUNK = 100
 RECOUNT_AFTER_SECONDS = 15 * 60  # counts older than this are taken again in the background
-_USER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def create(deps: Dependencies, principal: Principal, name: str, plan: str) -> dict[str, Any]:
@@ -54,53 +51,6 @@ def create(deps: Dependencies, principal: Principal, name: str, plan: str) -> di
         # retry draws a new id.
         raise TemporarilyUnavailable() from None
     return {"org_id": org.org_id, "name": org.name, "plan": org.plan}
-
-
-def add_member(
-    deps: Dependencies, principal: Principal, org_id: str, email: str, role: str, sso: bool
-) -> dict[str, Any]:
-    org = _managed_organization(deps, principal, org_id)
-    user_id = deps.users.user_id_for_email(email)
-    user = deps.users.load_user(user_id) if user_id else None
-    if user is None:
-        raise NotFound("No user has this email.")
-    member = Membership(org_id, user.profile.user_id, email, role, sso, deps.clock.now())
-    event = audit_event(deps, org_id, "member_added", principal.user_id, {"user_id": member.user_id, "role": role})
-    join(deps, org, member, user.two_factor_enabled, event)
-    return {
-        "user_id": member.user_id,
-        "role": role,
-        "sso": sso,
-        **_status_and_deadline(org, member, user.two_factor_enabled, deps.clock.now()),
-    }
-
-
-def join(deps: Dependencies, org: Organization, member: Membership, two_factor_enabled: bool, event: Any) -> None:
-    """Make `member` a member of `org`. New members who would owe 2FA under enforcement must
-    turn it on first (S19); the write re-checks what this decision read, so a policy change
-    or a disable racing it cannot leave a member owing 2FA (DESIGN.md's invariant)."""
-    if enforcement.is_exempt(member.role, member.sso):
-        guard = EXEMPT_JOIN
-    elif two_factor_enabled:
-        guard = JOIN_WITH_TWO_FACTOR
-    elif org.require_two_factor:
-        raise two_factor_required()
-    else:
-        guard = JOIN_WHILE_NOT_REQUIRED
-    try:
-        deps.orgs.add_member(member, guard, event)
-    except ConditionFailed as failed:
-        if "member" in failed.parts:
-            raise Conflict("already_member", "This user is already a member.") from None
-        # 2FA was turned off, or enforcement on, since we read.
-        raise two_factor_required() from None
-
-
-def two_factor_required() -> Conflict:
-    return Conflict(
-        "two_factor_required",
-        "This organization requires 2FA: new members must turn it on before joining.",
-    )
 
 
 # -- the policy ---------------------------------------------------------------------------------
@@ -250,7 +200,7 @@ def decode_cursor(cursor: str, org_id: str, status: str | None) -> str:
         or fields.get("org") != org_id
         or fields.get("status") != status
         or not isinstance(fields.get("after"), str)
-        or not _USER_ID.fullmatch(fields["after"])
+        or not tokens.is_id(fields["after"])
     ):
         raise _bad_cursor()
     after: str = fields["after"]
@@ -294,7 +244,7 @@ def _status_and_deadline(org: Organization, member: Membership, two_factor_enabl
 
 
 def _managed_organization(deps: Dependencies, principal: Principal, org_id: str) -> Organization:
-    org = deps.orgs.get_organization(org_id) if _USER_ID.fullmatch(org_id) else None
+    org = deps.orgs.get_organization(org_id) if tokens.is_id(org_id) else None
     if org is None:
         raise NotFound("No such organization.")
     membership = deps.orgs.get_membership(org_id, principal.user_id)

@@ -110,6 +110,17 @@ class Membership:
 
 
 @dataclass(frozen=True)
+class Invitation:
+    org_id: str
+    email: str
+    role: str
+    sso: bool
+    token_hash: str  # SHA-256 of the single-use token in the invitation email
+    invited_by: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
 class AuditEvent:
     subject: str  # the user (or organization) the event is about
     kind: str

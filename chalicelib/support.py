@@ -6,7 +6,6 @@ may cancel; only after the waiting period does the sweep turn 2FA off.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from . import notifications, tokens
@@ -18,15 +17,13 @@ from .errors import Conflict, Forbidden, NotFound
 from .records import PendingReset
 from .storage import ConditionFailed
 
-_USER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
 
 def request_reset(
     deps: Dependencies, principal: Principal, user_id: str, verification_reference: str, reason: str
 ) -> dict[str, Any]:
     if not principal.state.profile.support:
         raise Forbidden("Only support staff can request a 2FA reset.")
-    target = deps.users.load_user(user_id) if _USER_ID.fullmatch(user_id) else None
+    target = deps.users.load_user(user_id) if tokens.is_id(user_id) else None
     if target is None:
         raise NotFound("No such user.")
     if not target.two_factor_enabled:

@@ -22,6 +22,7 @@ CHALLENGE_SECONDS = 5 * 60
 ENROLLMENT_SECONDS = 15 * 60
 LIFETIMES = {SESSION: SESSION_SECONDS, CHALLENGE: CHALLENGE_SECONDS, ENROLLMENT: ENROLLMENT_SECONDS}
 
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TOKEN = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$")
 
 
@@ -32,6 +33,16 @@ def new_id(randomness: Randomness) -> str:
 def new_token(user_id: str, randomness: Randomness) -> str:
     secret = base64.urlsafe_b64encode(randomness.token_bytes(32)).decode().rstrip("=")
     return f"{user_id}.{secret}"
+
+
+def new_secret_token(randomness: Randomness) -> str:
+    """32 random bytes, URL-safe: a token that names no user (an invitation's)."""
+    return base64.urlsafe_b64encode(randomness.token_bytes(32)).decode().rstrip("=")
+
+
+def is_id(text: str) -> bool:
+    """Whether `text` has the shape of the ids this service makes (users, organizations)."""
+    return _ID.fullmatch(text) is not None
 
 
 def token_hash(token: str) -> str:

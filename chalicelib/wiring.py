@@ -43,6 +43,7 @@ def _build() -> Dependencies:
     from .queue import SqsQueue
     from .storage.audit import AuditLog
     from .storage.due_index import DueIndex
+    from .storage.invitations import Invitations
     from .storage.notices import Notices
     from .storage.organizations import Organizations
     from .storage.second_factors import SecondFactors
@@ -59,6 +60,7 @@ def _build() -> Dependencies:
         users=Users(table),
         second_factors=SecondFactors(table),
         orgs=Organizations(table, due_index),
+        invitations=Invitations(table),
         notices=Notices(table),
         resets=Resets(table, due_index),
         audit_log=AuditLog(table),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,9 +115,37 @@ class Harness:
         assert reply.body["status"] == "signed_in", reply
         return str(reply.body["session_token"])
 
-    def join(self, org_id: str, manager_token: str, email: str, role: str = "member", sso: bool = False) -> Reply:
-        """Make the user with `email` a member of the organization, as its owner or admin."""
-        return self.post(f"/v1/orgs/{org_id}/members", {"email": email, "role": role, "sso": sso}, token=manager_token)
+    def invite(self, org_id: str, manager_token: str, email: str, role: str = "member", sso: bool = False) -> Reply:
+        return self.post(
+            f"/v1/orgs/{org_id}/invitations", {"email": email, "role": role, "sso": sso}, token=manager_token
+        )
+
+    def invitation_token(self, email: str, org_id: str) -> str:
+        """The token in the latest invitation email to `email` for the organization."""
+        for message in reversed(self.emails(email)):
+            found = re.search(rf"#invitation={org_id}&token=([A-Za-z0-9_-]+)", message["body"])
+            if found:
+                return found.group(1)
+        raise AssertionError(f"no invitation to {org_id} was emailed to {email}")
+
+    def join(
+        self,
+        org_id: str,
+        manager_token: str,
+        email: str,
+        role: str = "member",
+        sso: bool = False,
+        session: str | None = None,
+    ) -> Reply:
+        """Make the user with `email` a member, as people do: an owner or admin invites them, and
+        they accept with the token from the email, signed in with `session` (by default a new
+        session: with their code if `user_with_two_factor` made them). The acceptance's reply."""
+        invited = self.invite(org_id, manager_token, email, role, sso)
+        assert invited.status == 201, invited
+        if session is None:
+            session = self.session_with_code(email) if email in self.secrets else self.session(email)
+        token = self.invitation_token(email, org_id)
+        return self.post(f"/v1/me/invitations/{org_id}/accept", {"token": token}, token=session)
 
     def enroll(self, token: str) -> tuple[str, list[str]]:
         """Turn 2FA on: (secret, backup codes). Moves the clock one step so the

@@ -17,13 +17,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from chalicelib.storage.audit import AuditLog
+from chalicelib.storage.invitations import Invitations
 from chalicelib.storage.notices import Notices
 from chalicelib.storage.organizations import Organizations
 from chalicelib.storage.second_factors import SecondFactors
 from chalicelib.storage.support import Resets
 from chalicelib.storage.users import Users
 
-STORES = (Users, SecondFactors, Organizations, Notices, Resets, AuditLog)
+STORES = (Users, SecondFactors, Organizations, Invitations, Notices, Resets, AuditLog)
 
 
 def store_defining(method: str) -> type:

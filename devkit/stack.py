@@ -18,6 +18,7 @@ LOCAL_ENVIRONMENT = {
     "AEGIS_KMS_KEY_ID": "alias/aegis-2fa-local",
     "AEGIS_SENDER_EMAIL": "no-reply@aegisrunner.test",
     "AEGIS_SES_SENDS_PER_SECOND": "0",  # moto's SES has no sending rate: no pacing locally
+    "AEGIS_WEB_URL": "http://localhost:8000",  # invitation links; `make run` sets its own port
     "AWS_DEFAULT_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",  # moto accepts any credentials

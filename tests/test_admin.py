@@ -87,12 +87,16 @@ def test_no_api_grants_the_support_role(h):
     assert (refused.status, refused.body["error"]["code"]) == (400, "invalid_request")
     h.sign_up(SUPPORT)
     token = h.session(SUPPORT)
-    # The owner of an organization cannot grant it either: roles there are member and admin.
+    # The owner of an organization cannot grant it either: roles there are owner, admin, member.
     org_id = h.post("/v1/orgs", {"name": "Acme", "plan": "business"}, token=token).body["org_id"]
-    h.sign_up(TARGET)
+    target_id = h.sign_up(TARGET)
+    assert h.join(org_id, token, TARGET).status == 200
     for role in ("support", "owner"):
-        reply = h.post(f"/v1/orgs/{org_id}/members", {"email": TARGET, "role": role}, token=token)
-        assert (reply.status, reply.body["error"]["code"]) == (400, "invalid_request")
+        invited = h.post(f"/v1/orgs/{org_id}/invitations", {"email": TARGET, "role": role}, token=token)
+        assert (invited.status, invited.body["error"]["code"]) == (400, "invalid_request")
+    for body in ({"role": "support"}, {"support": True}):
+        changed = h.put(f"/v1/orgs/{org_id}/members/{target_id}", body, token=token)
+        assert (changed.status, changed.body["error"]["code"]) == (400, "invalid_request")
     assert support_flags(h) == {SUPPORT: False, TARGET: False}
 
 

@@ -43,7 +43,7 @@ def organization_requiring_two_factor(h, owner="owner@example.com", members=()):
     owner_token, _, _ = h.user_with_two_factor(owner)
     org_id = h.post("/v1/orgs", {"name": "Acme", "plan": "business"}, token=owner_token).body["org_id"]
     for email in members:
-        assert h.join(org_id, owner_token, email).status == 201
+        assert h.join(org_id, owner_token, email).status == 200
     reply = h.put(f"/v1/orgs/{org_id}/security", {"require_two_factor": True}, token=owner_token)
     assert reply.status == 200, reply
     return owner_token, org_id
@@ -285,8 +285,8 @@ def test_sign_in_during_the_grace_period_shows_the_deadline(h):
     owner_token, _ = organization_requiring_two_factor(h)
     h.sign_up("member@example.com")
     org_id = h.post("/v1/orgs", {"name": "Beta", "plan": "business"}, token=owner_token).body["org_id"]
-    added = h.post(f"/v1/orgs/{org_id}/members", {"email": "member@example.com", "role": "member"}, token=owner_token)
-    assert added.status == 201 and added.body["status"] == "not_required"
+    added = h.join(org_id, owner_token, "member@example.com")
+    assert added.status == 200 and added.body["status"] == "not_required"
     reply = h.put(f"/v1/orgs/{org_id}/security", {"require_two_factor": True}, token=owner_token)
     assert reply.status == 200
     signed_in = h.sign_in("member@example.com")
@@ -465,10 +465,8 @@ def test_disable_while_an_organization_requires_two_factor_is_a_conflict(h):
 def test_an_sso_member_may_disable_while_the_organization_requires_two_factor(h):
     owner_token, org_id = organization_requiring_two_factor(h)
     token, secret, _ = h.user_with_two_factor("sso@example.com")
-    added = h.post(
-        f"/v1/orgs/{org_id}/members", {"email": "sso@example.com", "role": "member", "sso": True}, token=owner_token
-    )
-    assert added.status == 201 and added.body["status"] == "exempt"
+    added = h.join(org_id, owner_token, "sso@example.com", sso=True, session=token)
+    assert added.status == 200 and added.body["status"] == "exempt"
     assert h.post(DISABLE, {"code": h.code(secret)}, token=token).status == 200
 
 

@@ -23,10 +23,11 @@ from ..records import ACTIVE, AuditEvent, Membership, MemberTally, Organization
 from . import audit
 from .due_index import DueIndex
 from .second_factors import two_factor_active_part
-from .table import ConditionFailed, Key, Part, Table, condition_check, dump_values, key, put, update
-from .users import join_part, user_pk
+from .table import ConditionFailed, Key, Part, Table, condition_check, delete, dump_values, key, put, update
+from .users import join_part, leave_part, memberships_moved_part, user_pk
 
-# What must still hold when someone joins, as the service read it (DESIGN.md's invariant):
+# What must still hold when someone joins or their role changes, as the service read it
+# (DESIGN.md's invariant):
 EXEMPT_JOIN = "exempt"  # an SSO member: owes nothing, whatever the policy
 JOIN_WITH_TWO_FACTOR = "two_factor_on"  # owes 2FA if required: their 2FA must still be on
 JOIN_WHILE_NOT_REQUIRED = "policy_off"  # 2FA off: the organization must still not require it
@@ -59,6 +60,10 @@ class Organizations:
         item = self._table.get(f"ORG#{org_id}", "ORG")
         return organization_of(item) if item else None
 
+    def get_organizations(self, org_ids: list[str]) -> dict[str, Organization]:
+        found = self._table.batch_get([(f"ORG#{oid}", "ORG") for oid in org_ids])
+        return {item["org_id"]: organization_of(item) for item in found.values()}
+
     def get_membership(self, org_id: str, user_id: str) -> Membership | None:
         item = self._table.get(f"ORG#{org_id}", f"MEMBER#{user_id}")
         return membership_of(item) if item else None
@@ -78,18 +83,51 @@ class Organizations:
                 pairs.append((organization_of(org), membership_of(member)))
         return pairs
 
-    def add_member(self, member: Membership, guard: str, event: AuditEvent) -> None:
-        """ConditionFailed({'member'}) if already a member; ({'two_factor'}) or ({'policy'}) if
-        what `guard` names changed since it was read."""
+    def change_member(
+        self, before: Membership, after: Membership, guard: str, owners_change: int, event: AuditEvent
+    ) -> None:
+        """Change a member's role or SSO flag as read in `before`. ConditionFailed with 'member'
+        (changed or gone meanwhile), 'owners' (it would leave no owner), or 'two_factor' /
+        'policy' (what `guard` names changed since it was read)."""
         parts: list[Part] = [
-            ("member", put(member_item(member), condition="attribute_not_exists(pk)")),
-            join_part(member.user_id, member.org_id),
+            (
+                "member",
+                update(
+                    member_key(after.org_id, after.user_id),
+                    "SET #role = :role, sso = :sso",
+                    "#role = :was_role AND sso = :was_sso",
+                    {":role": after.role, ":sso": after.sso, ":was_role": before.role, ":was_sso": before.sso},
+                    names={"#role": "role"},
+                ),
+            ),
+            memberships_moved_part(after.user_id),
             audit.part(event),
         ]
-        if guard == JOIN_WITH_TWO_FACTOR:
-            parts.append(two_factor_active_part(member.user_id))
-        elif guard == JOIN_WHILE_NOT_REQUIRED:
-            parts.append(_policy_off(member.org_id))
+        if owners_change:
+            parts.append(_owners_part(after.org_id, owners_change))
+        guard_part = membership_guard_part(after, guard)
+        if guard_part is not None:
+            parts.append(guard_part)
+        self._table.transact(parts, marker=audit.marker(event))
+
+    def remove_member(self, member: Membership, event: AuditEvent) -> None:
+        """End a membership as read in `member`. ConditionFailed with 'member' (its role changed
+        or it is gone) or 'owners' (it was the last owner)."""
+        parts: list[Part] = [
+            (
+                "member",
+                delete(
+                    member_key(member.org_id, member.user_id),
+                    "#role = :role",
+                    {":role": member.role},
+                    names={"#role": "role"},
+                ),
+            ),
+            leave_part(member.user_id, member.org_id),
+            audit.part(event),
+        ]
+        if member.role == "owner":
+            parts.append(_owners_part(member.org_id, -1))
         self._table.transact(parts, marker=audit.marker(event))
 
     def members_page(self, org_id: str, after: str | None, limit: int) -> tuple[list[Membership], str | None]:
@@ -273,8 +311,20 @@ def _tally_item(tally: MemberTally) -> dict[str, int]:
     return {"exempt": tally.exempt, "two_factor_on": tally.two_factor_on, "two_factor_off": tally.two_factor_off}
 
 
-def _policy_off(org_id: str) -> Part:
-    return ("policy", condition_check(org_key(org_id), "require_two_factor = :off", {":off": False}))
+def membership_guard_part(member: Membership, guard: str) -> Part | None:
+    """The condition that keeps DESIGN.md's invariant for a membership as `guard` decided it."""
+    if guard == JOIN_WITH_TWO_FACTOR:
+        return two_factor_active_part(member.user_id)
+    if guard == JOIN_WHILE_NOT_REQUIRED:
+        return ("policy", condition_check(org_key(member.org_id), "require_two_factor = :off", {":off": False}))
+    assert guard == EXEMPT_JOIN
+    return None
+
+
+def _owners_part(org_id: str, change: int) -> Part:
+    """Count owners up or down; an organization never loses its last owner."""
+    condition = "attribute_exists(pk)" if change > 0 else "owners > :one"
+    return ("owners", update(org_key(org_id), "ADD owners :change", condition, {":change": change, ":one": 1}))
 
 
 def _prefixed(attributes: dict[str, str]) -> dict[str, str]:
