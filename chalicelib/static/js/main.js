@@ -71,8 +71,7 @@ async function route() {
   try {
     let section;
     if (!session.token) {
-      const signedOutPage = page === "create-account" ? createAccountPage : signInPage;
-      section = signedOutPage(app, notice ?? invitationNotice);
+      section = (page === "create-account" ? createAccountPage : signInPage)(app);
     } else if (page === "orgs" && id) {
       section = await organizationPage(app, decodeURIComponent(id));
     } else if (page === "support") {
@@ -80,18 +79,19 @@ async function route() {
     } else if (page === "invitation" && pendingInvitation.get()) {
       section = await invitationPage(app);
     } else {
-      section = await settingsPage(app, notice);
+      section = await settingsPage(app);
     }
-    if (mine === shown) render(section);
+    if (mine === shown) render(section, notice ?? (session.token ? null : invitationNotice));
   } catch (error) {
     if (mine === shown && error.code !== "unauthorized") render(failurePage(error));
   }
 }
 
-function render(section) {
+function render(section, notice = null) {
   problem.textContent = "";
   content.replaceChildren(problem, section);
   const title = section.querySelector("h1");
+  if (notice) title.after(el("p", { class: "notice", role: "status" }, notice));
   document.title = title ? `${title.textContent} · AegisRunner` : "AegisRunner";
   focusIn(section);
 }
@@ -146,6 +146,7 @@ window.addEventListener("hashchange", (event) => {
     return;
   }
   leaveWarning = null;
+  takeInvitationFromAddress(); // a link followed in an open tab changes only the fragment
   route();
 });
 window.addEventListener("beforeunload", (event) => {

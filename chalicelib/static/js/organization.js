@@ -82,9 +82,9 @@ function requirementCard(app, path, org, policy) {
       ),
       el("span", { class: "switch-state", "aria-hidden": "true" }, required ? "On" : "Off"),
     ),
-    required && policy.enforced_at
-      ? el("p", {}, "Required since ", time(policy.enforced_at), ". Members who had not enrolled then have until ",
-          time(policy.deadline), ".")
+    required && policy.enforced_at ? el("p", {}, "Required since ", time(policy.enforced_at), ".") : null,
+    required && policy.deadline
+      ? el("p", {}, "Members who had not enrolled by then have until ", time(policy.deadline), ".")
       : null,
   );
 }

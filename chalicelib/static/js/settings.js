@@ -14,14 +14,13 @@ const PLANS = [
   ["enterprise", "Enterprise"],
 ];
 
-export async function settingsPage(app, notice) {
+export async function settingsPage(app) {
   const me = await callAsUser("GET", "v1/me/security");
   return el(
     "section",
     {},
     heading("Security"),
     el("p", {}, "Signed in as ", el("strong", {}, me.email)),
-    notice ? el("p", { class: "notice", role: "status" }, notice) : null,
     pendingResetBanner(app, me.pending_reset),
     ...deadlineBanners(me),
     twoFactorCard(app, me),

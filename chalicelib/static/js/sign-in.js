@@ -6,20 +6,18 @@ import { el, field, heading, onSubmit } from "./dom.js";
 import { backupCodesPanel, enrollmentPanel } from "./enroll.js";
 import { secondFactorForm } from "./second-factor.js";
 
-export function signInPage(app, notice) {
+export function signInPage(app) {
   return credentialsPage(app, {
     title: "Sign in",
-    notice,
     passwordAutocomplete: "current-password",
     submit: (email, password) => call("POST", "v1/sessions", { body: { email, password } }),
     other: el("p", {}, "New here? ", el("a", { href: "#/create-account" }, "Create account")),
   });
 }
 
-export function createAccountPage(app, notice) {
+export function createAccountPage(app) {
   return credentialsPage(app, {
     title: "Create account",
-    notice,
     passwordAutocomplete: "new-password",
     hint: "At least 8 characters.",
     submit: async (email, password) => {
@@ -30,7 +28,7 @@ export function createAccountPage(app, notice) {
   });
 }
 
-function credentialsPage(app, { title, notice, passwordAutocomplete, hint, submit, other }) {
+function credentialsPage(app, { title, passwordAutocomplete, hint, submit, other }) {
   const email = field("Email", { type: "email", name: "email", autocomplete: "username", required: true });
   const password = field("Password", {
     type: "password",
@@ -45,7 +43,7 @@ function credentialsPage(app, { title, notice, passwordAutocomplete, hint, submi
     await afterPassword(app, answer, email.input.value);
   });
   email.input.setAttribute("data-focus", "");
-  return el("section", {}, heading(title), notice ? el("p", { class: "notice" }, notice) : null, form, other);
+  return el("section", {}, heading(title), form, other);
 }
 
 async function afterPassword(app, answer, email) {
