@@ -34,6 +34,8 @@ const app = {
     focusIn(replacement);
   },
   goTo(hash, notice = null) {
+    if (leaveWarning && !window.confirm(leaveWarning)) return;
+    leaveWarning = null;
     nextNotice = notice;
     if (location.hash === hash) route();
     else location.hash = hash;

@@ -62,6 +62,9 @@ function deadlineBanners(me) {
 function twoFactorCard(app, me) {
   const { enabled, enabled_at: enabledAt, backup_codes_remaining: remaining } = me.two_factor;
   const actions = el("div", { class: "actions" });
+  const state = enabled
+    ? el("p", { class: "state on" }, "2FA is on, since ", time(enabledAt), `. Backup codes left: ${remaining} of 8.`)
+    : el("p", { class: "state off" }, "2FA is off.");
   const card = el(
     "section",
     { class: "card", "aria-labelledby": "two-factor-title" },
@@ -72,9 +75,7 @@ function twoFactorCard(app, me) {
       "Turn on 2FA to require a second factor — a 6-digit code from your phone — at every sign-in. " +
         "Even if your password leaks, your account stays locked.",
     ),
-    enabled
-      ? el("p", { class: "state on" }, "2FA is on, since ", time(enabledAt), `. Backup codes left: ${remaining} of 8.`)
-      : el("p", { class: "state off" }, "2FA is off."),
+    state,
     actions,
   );
   // The card's lower part changes in place: actions, then a form or the QR code, then the codes.
@@ -88,7 +89,14 @@ function twoFactorCard(app, me) {
   if (!enabled) {
     const enable = async () =>
       replace(
-        await enrollmentPanel({ token: session.token, onConfirmed: (confirmed) => showCodes(confirmed.backup_codes) }),
+        await enrollmentPanel({
+          token: session.token,
+          onConfirmed: (confirmed) => {
+            state.replaceChildren("2FA is on.");
+            state.className = "state on";
+            showCodes(confirmed.backup_codes);
+          },
+        }),
       );
     actions.append(el("button", { type: "button", onclick: app.reporting(enable) }, "Enable 2FA"));
     return card;

@@ -89,6 +89,7 @@ async function enrollmentRequiredPage(app, answer, email) {
     el("ul", {}, ...answer.organizations.map((org) => el("li", {}, org.name))),
     el("p", {}, "Turn on 2FA now to continue. It takes a minute with any authenticator app."),
   );
+  const back = el("p", {}, el("button", { type: "button", class: "link", onclick: () => app.goTo("#/sign-in") }, "Back to sign in"));
   const panel = await enrollmentPanel({
     token,
     onConfirmed: (confirmed) =>
@@ -102,6 +103,6 @@ async function enrollmentRequiredPage(app, answer, email) {
         }),
       ),
   });
-  section.append(panel);
+  section.append(panel, back);
   return section;
 }
