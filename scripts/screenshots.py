@@ -61,6 +61,7 @@ def main() -> int:
             shot(page, "backup-codes")
             page.get_by_label("I have saved my backup codes").check()
             page.get_by_role("button", name="Done").click()
+            expect(page.get_by_text("Backup codes left: 8 of 8.")).to_be_visible()
 
             # She creates an organization with Bob in it and requires 2FA.
             page.get_by_label("Organization name").fill("Acme Corp")

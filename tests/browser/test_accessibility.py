@@ -46,7 +46,7 @@ def test_every_page_passes_axe(page: Page, browser: Browser, server: PageServer,
     assert_accessible(page, "backup codes")
     page.get_by_label("I have saved my backup codes").check()
     page.get_by_role("button", name="Done").click()
-    expect(page.get_by_text("2FA is on")).to_be_visible()
+    expect(page.get_by_text("Backup codes left: 8 of 8.")).to_be_visible()
     assert_accessible(page, "security, 2FA on")
     page.get_by_role("button", name="Disable 2FA").click()
     assert_accessible(page, "disable 2FA")
