@@ -7,10 +7,13 @@ manual clock (`stack`, the same harness as the API tests) and a fresh browser co
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from devkit.browser import PageServer, launch, missing_tools
 from devkit.harness import Harness
+
+# Generous waits: CI shares two cores with the rest of the suite.
+expect.set_options(timeout=10_000)
 
 
 @pytest.fixture(scope="session")
