@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAGE ?= dev
 
-.PHONY: install run test lint bench notebooks package deploy clean
+.PHONY: install run test lint browser-tools screenshots bench notebooks package deploy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,30 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## make test: lint, type-check, the tests with branch coverage of chalicelib (>= 90 %), then every
-## notebook under strict nbval, in a pytest run of its own (its kernels do not share the tests' process).
-test: lint
+## The browser tests and `make screenshots` drive Debian's Chromium and read QR codes with zbarimg
+## (Playwright cannot download a browser here). As root they are installed when missing; otherwise
+## this stops with the command that installs them.
+browser-tools:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v zbarimg >/dev/null; then \
+		if [ "$$(id -u)" -eq 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium zbar-tools; \
+		else \
+			echo "The browser tests need Debian's Chromium and zbarimg; install them with:" >&2; \
+			echo "    sudo apt-get update && sudo apt-get install -y chromium zbar-tools" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
+## make test: lint, type-check, the tests (the browser tests among them) with branch coverage of
+## chalicelib (>= 90 %), then every notebook under strict nbval, in a pytest run of its own (its
+## kernels do not share the tests' process).
+test: lint browser-tools
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term tests
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg
+
+## make screenshots: the main pages, as a person sees them, into docs/.
+screenshots: install browser-tools
+	$(BIN)/python -m scripts.screenshots
 
 ## make bench: request counts per flow, import cost, sweep scaling, package size.
 bench: install

@@ -1,7 +1,8 @@
 """aegis-2fa: the HTTP API (see ../shared/API.md), the hourly function and the queue worker.
 
 Routes parse input, call one service function and shape the response. Errors are
-mapped to HTTP in one place, `api`. Nothing here creates an AWS client at import.
+mapped to HTTP in one place, `api`; every answer gets the same security headers in
+`security_headers`. Nothing here creates an AWS client at import.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from chalice.app import Chalice, Rate, Request, Response, SQSEvent
 
@@ -25,11 +27,12 @@ from chalicelib import (
     tokens,
     two_factor,
     validation,
+    web,
     wiring,
     worker,
 )
 from chalicelib.dependencies import Dependencies
-from chalicelib.errors import ServiceError
+from chalicelib.errors import NotFound, ServiceError
 from chalicelib.validation import Field
 
 app = Chalice(app_name="aegis-2fa")
@@ -60,13 +63,35 @@ def api(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return view(*args, **kwargs)
         except ServiceError as error:
-            return Response(
-                {"error": {"code": error.code, "message": error.message}},
-                status_code=error.status,
-                headers=dict(error.headers),
-            )
+            return error_response(error)
 
     return handle
+
+
+def error_response(error: ServiceError) -> Response:
+    return Response(
+        {"error": {"code": error.code, "message": error.message}},
+        status_code=error.status,
+        headers=dict(error.headers),
+    )
+
+
+def unknown_route() -> NotFound:
+    return NotFound("No such endpoint.")
+
+
+@app.middleware("http")
+def security_headers(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Every answer, page or API, gets the pages' security headers; API answers are never cached.
+    Chalice itself answers a known path with another method (405): API Gateway answers that
+    as an unknown route, so here too it is the API's 404."""
+    response = get_response(event)
+    if response.status_code == 405:
+        response = error_response(unknown_route())
+    for name, value in web.SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers.setdefault("Cache-Control", web.API_CACHE_CONTROL)
+    return response
 
 
 def route(path: str, method: str) -> Callable[[Callable[..., Any]], Any]:
@@ -283,6 +308,42 @@ def request_reset(user_id: str) -> Response:
     )
     reset = support.request_reset(deps(), principal, user_id, fields["verification_reference"], fields["reason"])
     return Response(reset, status_code=202)
+
+
+# -- the web pages ----------------------------------------------------------------------------
+
+# `chalice local` (make run, the tests) answers a path that matches no route itself, with 403
+# "Missing Authentication Token", before the app sees it. These routes take every path of up
+# to this many segments to `static_file`, which serves a page's file or answers 404 not_found.
+# On AWS, API Gateway's UnknownRouteResponse (infra/template.json) answers deeper ones alike.
+UNKNOWN_ROUTE_DEPTH = 8
+
+
+@route("/", "GET")
+def index() -> Response:
+    # On AWS the stage is part of the path: from ".../api" without its slash, the pages'
+    # relative links would miss the stage. The relative Location stays on this host.
+    path = request().context.get("path", "/")
+    if not path.endswith("/"):
+        query = request().to_original_event().get("multiValueQueryStringParameters") or {}
+        location = path.rsplit("/", 1)[-1] + "/" + (f"?{urlencode(query, doseq=True)}" if query else "")
+        return Response("", status_code=301, headers={"Location": location})
+    return static_file(web.INDEX)
+
+
+def static_file(*segments: str) -> Response:
+    found = web.asset("/".join(segments))
+    if found is None:
+        raise unknown_route()
+    return Response(found.body, headers={"Content-Type": found.content_type, "Cache-Control": web.PAGE_CACHE_CONTROL})
+
+
+def any_other_path(**segments: str) -> Response:
+    return static_file(*(segments[f"p{i}"] for i in range(len(segments))))
+
+
+for depth in range(1, UNKNOWN_ROUTE_DEPTH + 1):
+    route("".join(f"/{{p{i}}}" for i in range(depth)), "GET")(any_other_path)
 
 
 # -- background functions ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -425,6 +426,14 @@ def test_deployment_zip_is_under_10_mb(package: Package) -> None:
     size = package.zip_path.stat().st_size
     print(f"{package.stage} deployment.zip: {size / 1024 / 1024:.2f} MiB ({size} bytes)")
     assert size < ZIP_BUDGET_BYTES, f"deployment.zip is {size / 1024 / 1024:.2f} MiB, over the 10 MiB budget"
+
+
+def test_the_web_pages_are_in_the_package(package: Package) -> None:
+    """Chalice packages app.py and everything under chalicelib/, so the pages' files live there."""
+    static = ROOT / "chalicelib" / "static"
+    pages = {f"chalicelib/static/{path.relative_to(static).as_posix()}" for path in static.rglob("*") if path.is_file()}
+    with zipfile.ZipFile(package.zip_path) as archive:
+        assert "chalicelib/static/index.html" in pages and pages <= set(archive.namelist())
 
 
 def test_make_deploy_uploads_the_package_and_deploys_the_stack_with_cloudformation() -> None:

@@ -1,0 +1,155 @@
+"""The web pages in a real browser: the app under `chalice local` on a free port, Debian's
+Chromium driven by Playwright, a QR reader and an authenticator app of our own.
+
+The server runs in a thread of the calling process, so it shares moto's mock and the
+wiring (`ManualClock`) with the harness that the tests and `make screenshots` use.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from .harness import PASSWORD, PROJECT_DIR, Harness
+
+CHROMIUM = "/usr/bin/chromium"
+# Playwright cannot download its own browser here: it drives Debian's. The flags keep
+# Chromium off the network (this machine has none) and quiet as root in a container.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+INSTALL_COMMAND = "apt-get update && apt-get install -y chromium zbar-tools"
+
+
+def missing_tools() -> str | None:
+    """Why the browser tests cannot run here, with the command that fixes it; None if they can."""
+    tools = {"chromium": Path(CHROMIUM).exists(), "zbarimg": shutil.which("zbarimg") is not None}
+    missing = [name for name, found in tools.items() if not found]
+    if not missing:
+        return None
+    return f"{' and '.join(missing)} not installed; as root: {INSTALL_COMMAND}"
+
+
+def launch(playwright: Any) -> Any:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class PageServer:
+    """`chalice local` serving the app on 127.0.0.1 at a free port, in a thread."""
+
+    def __init__(self, app: Any) -> None:
+        from chalice.config import Config
+        from chalice.local import LocalChalice, LocalDevServer, create_local_server
+
+        config = Config(
+            chalice_stage="local",
+            config_from_disk=json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text()),
+        )
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # create_local_server is what `chalice local` runs; it gives the app a current_request
+        # per request thread, once per process (the app keeps it).
+        make = LocalDevServer if isinstance(app, LocalChalice) else create_local_server
+        self._server = make(app, config, "127.0.0.1", self.port)
+        self._thread = threading.Thread(target=self._server.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> PageServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server.server_close()
+        self._thread.join(timeout=10)
+
+
+def read_qr(png: bytes) -> str:
+    """What the QR code in a screenshot says, read by zbarimg (Debian's zbar-tools)."""
+    with tempfile.NamedTemporaryFile(suffix=".png") as image:
+        image.write(png)
+        image.flush()
+        result = subprocess.run(  # noqa: S603
+            ["zbarimg", "--quiet", "--raw", image.name],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    return result.stdout.strip()
+
+
+class Authenticator:
+    """An authenticator app: RFC 6238 (SHA1, 6 digits, 30 s) in a few lines of hmac and
+    struct, sharing no code with the service, which uses pyotp."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+
+    @classmethod
+    def scan(cls, otpauth_uri: str) -> Authenticator:
+        uri = urlparse(otpauth_uri)
+        assert uri.scheme == "otpauth" and uri.netloc == "totp", otpauth_uri
+        return cls(parse_qs(uri.query)["secret"][0])
+
+    def code(self, at: int) -> str:
+        key = base64.b32decode(self.secret + "=" * (-len(self.secret) % 8))
+        digest = hmac.new(key, struct.pack(">Q", at // 30), hashlib.sha1).digest()
+        offset = digest[-1] & 0x0F
+        number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+        return f"{number % 1_000_000:06d}"
+
+
+# -- driving the pages -------------------------------------------------------------------------
+
+
+def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
+    """The password step, from the first page."""
+    page.goto("/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def enter_code(page: Any, code: str, button: str = "Verify") -> None:
+    page.get_by_label("Authentication code").fill(code)
+    page.get_by_role("button", name=button).click()
+
+
+def add_member(h: Harness, owner_token: str, org_id: str, email: str, role: str = "member") -> None:
+    """Make the user with this email (who has no 2FA) a member of the organization: through an
+    invitation and its emailed token where the API has invitations (API.md), else through the
+    older add-member route that invitations replace."""
+    invited = h.post(f"/v1/orgs/{org_id}/invitations", {"email": email, "role": role}, token=owner_token)
+    if invited.status == 404:
+        added = h.post(f"/v1/orgs/{org_id}/members", {"email": email, "role": role}, token=owner_token)
+        assert added.status == 201, added
+        return
+    assert invited.status == 201, invited
+    token = re.findall(r"token=([\w-]+)", h.emails(to=email)[-1]["body"])[-1]
+    accepted = h.post(f"/v1/me/invitations/{org_id}/accept", {"token": token}, token=h.session(email))
+    assert accepted.status == 200, accepted
