@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import shutil
 import socket
 import struct
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from .harness import PASSWORD, PROJECT_DIR, Harness
+from .harness import PASSWORD, PROJECT_DIR
 
 CHROMIUM = "/usr/bin/chromium"
 # Playwright cannot download its own browser here: it drives Debian's. The flags keep
@@ -138,18 +137,3 @@ def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
 def enter_code(page: Any, code: str, button: str = "Verify") -> None:
     page.get_by_label("Authentication code").fill(code)
     page.get_by_role("button", name=button).click()
-
-
-def add_member(h: Harness, owner_token: str, org_id: str, email: str, role: str = "member") -> None:
-    """Make the user with this email (who has no 2FA) a member of the organization: through an
-    invitation and its emailed token where the API has invitations (API.md), else through the
-    older add-member route that invitations replace."""
-    invited = h.post(f"/v1/orgs/{org_id}/invitations", {"email": email, "role": role}, token=owner_token)
-    if invited.status == 404:
-        added = h.post(f"/v1/orgs/{org_id}/members", {"email": email, "role": role}, token=owner_token)
-        assert added.status == 201, added
-        return
-    assert invited.status == 201, invited
-    token = re.findall(r"token=([\w-]+)", h.emails(to=email)[-1]["body"])[-1]
-    accepted = h.post(f"/v1/me/invitations/{org_id}/accept", {"token": token}, token=h.session(email))
-    assert accepted.status == 200, accepted

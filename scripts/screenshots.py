@@ -19,7 +19,7 @@ def main() -> int:
     from playwright.sync_api import expect, sync_playwright
 
     from chalicelib.admin import grant_support
-    from devkit.browser import Authenticator, PageServer, add_member, enter_code, launch, missing_tools, sign_in
+    from devkit.browser import Authenticator, PageServer, enter_code, launch, missing_tools, sign_in
     from devkit.harness import PASSWORD, Harness
 
     problem = missing_tools()
@@ -72,7 +72,7 @@ def main() -> int:
             alice_token = page.evaluate("sessionStorage.getItem('aegis.session')")
             alice_id = h.get("/v1/me/security", token=alice_token).body["user_id"]
             h.sign_up("bob@example.com")
-            add_member(h, alice_token, org_id, "bob@example.com")
+            assert h.join(org_id, alice_token, "bob@example.com").status == 200
             page.get_by_role("switch", name="Require 2FA").click()
             expect(page.get_by_role("dialog")).to_be_visible()
             page.get_by_role("dialog").screenshot(path=DOCS / "require-2fa.png", animations="disabled")

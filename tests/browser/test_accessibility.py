@@ -3,7 +3,7 @@
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from devkit.browser import Authenticator, PageServer, add_member, enter_code, read_qr, sign_in
+from devkit.browser import Authenticator, PageServer, enter_code, read_qr, sign_in
 from devkit.harness import PASSWORD, Harness
 
 axe = Axe()
@@ -60,7 +60,7 @@ def test_every_page_passes_axe(page: Page, browser: Browser, server: PageServer,
     assert_accessible(page, "organization security")
     org_id = page.url.rsplit("/", 1)[-1]
     stack.sign_up("bob@example.com")
-    add_member(stack, page.evaluate("sessionStorage.getItem('aegis.session')"), org_id, "bob@example.com")
+    assert stack.join(org_id, page.evaluate("sessionStorage.getItem('aegis.session')"), "bob@example.com").status == 200
     page.get_by_role("switch", name="Require 2FA").click()
     expect(page.get_by_role("dialog")).to_be_visible()
     assert_accessible(page, "require 2FA dialog")

@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from devkit.browser import Authenticator, add_member, enter_code, read_qr, sign_in
+from devkit.browser import Authenticator, enter_code, read_qr, sign_in
 from devkit.harness import Harness
 
 DAY = 24 * 3600
@@ -23,7 +23,7 @@ def organization(stack: Harness, owner: str, name: str, plan: str = "business") 
 def test_enrollment_is_required_at_sign_in_once_the_grace_period_is_over(page: Page, stack: Harness) -> None:
     owner_token, _, org_id = organization(stack, "owner@example.com", "Acme Corp")
     stack.sign_up("bob@example.com")
-    add_member(stack, owner_token, org_id, "bob@example.com")
+    assert stack.join(org_id, owner_token, "bob@example.com").status == 200
     assert stack.put(f"/v1/orgs/{org_id}/security", {"require_two_factor": True}, token=owner_token).status == 200
 
     # During the grace period Bob is warned on his Security page...
