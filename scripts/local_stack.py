@@ -1,9 +1,9 @@
 """`make run`: the API on localhost against an embedded moto server. No AWS account needed.
 
-Starts moto (DynamoDB, KMS, SES) on 127.0.0.1, creates the table, the KMS key and the
-verified sender, serves the API with `chalice local --stage local`, prints every email
-the service sends, and runs the enforcement sweep every hour as EventBridge would.
-Ctrl-C stops everything.
+Starts moto (DynamoDB, KMS, SES) on 127.0.0.1, made to hold a sustained load by
+`devkit.moto_local`, creates the table, the KMS key and the verified sender, serves the
+API with `chalice local --stage local`, prints every email the service sends, and runs
+the enforcement sweep every hour as EventBridge would. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> int:
     from moto.server import ThreadedMotoServer
 
-    from devkit import stack
+    from devkit import moto_local, stack
 
     port = int(os.environ.get("PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT", "5055"))
@@ -30,6 +30,7 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     stack.use_local_environment()
     os.environ["AWS_ENDPOINT_URL"] = endpoint
+    moto_local.install()  # one request at a time, and transactions that do not copy the table
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     server.start()
     stack.provision()
