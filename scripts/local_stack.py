@@ -2,8 +2,9 @@
 
 Starts moto (DynamoDB, KMS, SES) on 127.0.0.1, made to hold a sustained load by
 `devkit.moto_local`, creates the table, the KMS key and the verified sender, serves the
-API with `chalice local --stage local`, prints every email the service sends, and runs
-the enforcement sweep every hour as EventBridge would. Ctrl-C stops everything.
+API with `chalice local --stage local` (through `devkit.chalice_local`), prints every
+email the service sends, and runs the enforcement sweep every hour as EventBridge would.
+Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def main() -> int:
 
     chalice = subprocess.Popen(
         [
-            str(Path(sys.executable).with_name("chalice")),
+            sys.executable,
+            "-m",
+            "devkit.chalice_local",  # `chalice local`, each response sent in one piece
             "local",
             "--stage",
             "local",
