@@ -1,8 +1,9 @@
-"""moto made to hold a sustained load (devkit/moto_local.py).
+"""The local stack holds a sustained load (devkit/moto_local.py, scripts/bench_local_stack.py).
 
 moto's TransactWriteItems with a journal of touched items instead of table copies must keep
-moto's all-or-nothing outcome, a query of one partition must answer as moto's own does, and
-one lock must make moto's threaded server safe.
+moto's all-or-nothing outcome, a query of one partition must answer as moto's own does, one
+lock must make moto's threaded server safe, and `make run` must answer a sustained load,
+8 requests at a time, with no 5xx.
 """
 
 import contextlib
@@ -404,3 +405,15 @@ def test_threaded_moto_server_takes_concurrent_conditional_writes_and_reads(monk
         assert int(counter) == won[0] == wins
     finally:
         server.stop()
+
+
+def test_the_local_stack_answers_a_sustained_load_without_5xx():
+    """`make run` itself (scripts.local_stack, on free ports), 400 requests 8 at a time."""
+    from scripts.bench_local_stack import measure_local_stack
+
+    figures = measure_local_stack(requests=400, concurrency=8)
+
+    assert figures["local_stack_requests"] == 400
+    assert figures["local_stack_5xx"] == 0
+    assert figures["local_stack_no_answer"] == 0
+    assert figures["unexpected_by_route"] == {}
