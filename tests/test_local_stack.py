@@ -301,6 +301,64 @@ def test_a_query_of_one_partition_answers_as_moto_does(h, table, monkeypatch, qu
     assert ours == pages()
 
 
+def test_item_operations_answer_what_motos_serializer_would(h, monkeypatch):
+    """Every DynamoDB answer of a run through the product (2FA on, sign-ins with a code and a
+    backup code, an organization under enforcement, the sweep) and of items holding every type
+    of attribute, written both ways: the same status, headers and JSON."""
+    import json
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    compared, passed_on = Counter(), Counter()
+    motos_serialized = moto_local._moto_serialized
+
+    def passing_on(handler, action_result):
+        passed_on[handler._get_action()] += 1
+        return motos_serialized(handler, action_result)
+
+    def both_ways(handler, action_result):
+        ours = moto_local.serialized_as_plain_json(handler, action_result)
+        motos = motos_serialized(handler, action_result)
+        assert ours[:2] == motos[:2]
+        assert json.loads(ours[2] or "{}") == json.loads(motos[2] or "{}"), handler._get_action()
+        compared[handler._get_action()] += 1
+        return ours
+
+    monkeypatch.setattr(DynamoHandler, "serialized", both_ways)
+    monkeypatch.setattr(moto_local, "_moto_serialized", passing_on)
+    owner, secret, codes = h.user_with_two_factor("owner@example.com")
+    h.sign_up("member@example.com")
+    assert h.sign_in_with_code("owner@example.com", secret).status == 200
+    challenge = h.sign_in("owner@example.com").body["challenge_token"]
+    assert h.post("/v1/sessions/verify", {"backup_code": codes[0]}, token=challenge).status == 200
+    org_id = h.post("/v1/orgs", {"name": "Acme", "plan": "business"}, token=owner).body["org_id"]
+    assert (
+        h.post(f"/v1/orgs/{org_id}/members", {"email": "member@example.com", "role": "member"}, token=owner).status
+        == 201
+    )
+    assert h.put(f"/v1/orgs/{org_id}/security", {"require_two_factor": True}, token=owner).status == 200
+    assert h.get(f"/v1/orgs/{org_id}/security", token=owner).status == 200
+    h.clock.advance(8 * 86400)
+    h.sweep()
+    every_type = {
+        **key("P#T", "ALL"),
+        "n": {"N": "1.50"},
+        "ss": {"SS": ["x", "y"]},
+        "m": {"M": {"l": {"L": [{"BOOL": True}, {"NULL": True}, {"NS": ["1", "2"]}, {"BS": [b"\x00"]}]}}},
+        "b": {"B": b"\x00\x01"},
+    }
+    table = stack.client("dynamodb")
+    table.put_item(TableName=TABLE, Item=every_type)
+    table.get_item(TableName=TABLE, Key=key("P#T", "ALL"))
+    table.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "P#T"}})
+    table.update_item(TableName=TABLE, Key=key("P#T", "ALL"), UpdateExpression="REMOVE b", ReturnValues="ALL_NEW")
+    table.delete_item(TableName=TABLE, Key=key("P#T", "ALL"), ReturnValues="ALL_OLD")
+    h.table_items()
+
+    assert set(moto_local.PLAIN_JSON_ACTIONS) <= set(compared)
+    assert not set(moto_local.PLAIN_JSON_ACTIONS) & set(passed_on)  # all written by json.dumps
+
+
 def test_install_is_idempotent_and_the_harness_uses_it(h):
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
