@@ -2,15 +2,16 @@
 
 Starts moto (DynamoDB, KMS, SES) on 127.0.0.1, made to hold a sustained load by
 `devkit.moto_local`, creates the table, the KMS key and the verified sender, serves the
-API with `chalice local --stage local` (through `devkit.chalice_local`), prints every
-email the service sends, and runs the enforcement sweep every hour as EventBridge would.
-Ctrl-C stops everything.
+API with `chalice local --stage local` (through `devkit.chalice_local`) in WORKERS
+processes that share the port, prints every email the service sends, and runs the
+enforcement sweep every hour as EventBridge would. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +27,11 @@ def main() -> int:
 
     port = int(os.environ.get("PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT", "5055"))
+    worker_count = int(os.environ.get("WORKERS", default_workers()))
     endpoint = f"http://127.0.0.1:{moto_port}"
+    if port_in_use(port):
+        print(f"Port {port} is in use: stop what serves it, or move the API with PORT=8080 make run.", file=sys.stderr)
+        return 1
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     stack.use_local_environment()
@@ -36,28 +41,32 @@ def main() -> int:
     server.start()
     stack.provision()
 
-    chalice = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "devkit.chalice_local",  # `chalice local`, each response sent in one piece
-            "local",
-            "--stage",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-autoreload",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-    )
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "devkit.chalice_local",  # `chalice local`, each response sent in one piece
+                *(["--share-port"] if worker_count > 1 else []),
+                "local",
+                "--stage",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-autoreload",
+            ],
+            cwd=ROOT,
+            env=os.environ.copy(),
+        )
+        for _ in range(worker_count)
+    ]
     stop = threading.Event()
     threading.Thread(target=_print_emails, args=(stop,), daemon=True).start()
     threading.Thread(target=_hourly_sweep, args=(stop,), daemon=True).start()
     print(
-        f"\naegis-2fa is serving http://localhost:{port}  (moto on {endpoint})\n"
+        f"\naegis-2fa is serving http://localhost:{port}  ({worker_count} worker processes; moto on {endpoint})\n"
         "Emails the service sends are printed here. Ctrl-C stops everything.\n"
         "Operator commands against this stack, from another terminal:\n"
         f"  AWS_ENDPOINT_URL={endpoint} AEGIS_TABLE_NAME={os.environ['AEGIS_TABLE_NAME']} "
@@ -66,14 +75,39 @@ def main() -> int:
         flush=True,
     )
     try:
-        return chalice.wait()
+        while not stop.wait(0.5):
+            for worker in workers:
+                if worker.poll() is not None:
+                    return worker.returncode  # one worker failed: stop them all
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:
         stop.set()
-        chalice.terminate()
-        chalice.wait(timeout=10)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=10)
         server.stop()
+
+
+def default_workers() -> int:
+    """chalice local runs one Python process, which uses one core at a time; Lambda runs several
+    instances at once. On Linux several processes share the port (SO_REUSEPORT) and the kernel
+    spreads connections over them; elsewhere one process serves."""
+    return min(4, os.cpu_count() or 1) if sys.platform == "linux" else 1
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something listens on the port. The workers share it with each other only, so a
+    second `make run` on the same port must not start and quietly take half the requests."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # only a listener counts, not TIME_WAIT
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
 
 
 def _print_emails(stop: threading.Event) -> None:

@@ -475,3 +475,17 @@ def test_the_local_stack_answers_a_sustained_load_without_5xx():
     assert figures["local_stack_5xx"] == 0
     assert figures["local_stack_no_answer"] == 0
     assert figures["unexpected_by_route"] == {}
+
+
+def test_make_run_refuses_a_port_that_something_listens_on():
+    """Its workers share their port with each other (SO_REUSEPORT); a second `make run` on the
+    same port must stop instead of quietly taking half the requests."""
+    from scripts.local_stack import port_in_use
+
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert port_in_use(port)
+    assert not port_in_use(port)
