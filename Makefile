@@ -30,7 +30,8 @@ test: lint
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term tests
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg
 
-## make bench: request counts per flow, import cost, sweep scaling, package size.
+## make bench: request counts per flow, import cost, sweep scaling, make run under load, package size;
+## the figures also go to bench.json.
 bench: install
 	$(BIN)/python -m scripts.bench
 
