@@ -94,17 +94,23 @@ def local_stack() -> Iterator[int]:
     env = {**os.environ, "PORT": str(port), "MOTO_PORT": str(moto_port), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.local_stack"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "scripts.local_stack"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so that nothing it started outlives it
         )
         try:
             _wait_until_serving(port, process, log)
             yield port
         finally:
-            process.send_signal(signal.SIGINT)  # as Ctrl-C: the launcher stops chalice and moto
+            process.terminate()  # as Ctrl-C: the launcher stops its workers and moto
             try:
                 process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            finally:
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)  # anything left of the group
                 process.wait()
 
 

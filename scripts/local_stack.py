@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +35,10 @@ def main() -> int:
         return 1
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+    # Ctrl-C, and `kill` or a script's terminate(), stop everything the same way, even when
+    # started in the background, where a shell leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     stack.use_local_environment()
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     moto_local.install()  # one request at a time, and transactions that do not copy the table
