@@ -47,7 +47,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 # sha256 of the moto 5.2.5 sources this module relies on: `transact_write_items` below mirrors
 # the first line by line; `query_one_partition` relies on the second reading a table's items
@@ -92,11 +92,11 @@ def install() -> None:
         _moto_transact_write_items = DynamoDBBackend.transact_write_items
         _moto_query = Table.query
         _moto_serialized = DynamoHandler.serialized
-        DynamoHandler.call_action = _one_at_a_time(DynamoHandler.call_action)
-        DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-        Table.query = query_one_partition  # type: ignore[method-assign]
-        DynamoHandler.serialized = serialized_as_plain_json  # type: ignore[method-assign]
-        DomainDispatcherApplication.get_backend_for_host = _remembered(  # type: ignore[method-assign]
+        DynamoHandler.call_action = _one_at_a_time(DynamoHandler.call_action)  # type: ignore[method-assign]
+        DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign,assignment]
+        Table.query = query_one_partition  # type: ignore[method-assign,assignment]
+        DynamoHandler.serialized = serialized_as_plain_json  # type: ignore[method-assign,assignment]
+        DomainDispatcherApplication.get_backend_for_host = _remembered(  # type: ignore[method-assign,assignment]
             DomainDispatcherApplication.get_backend_for_host
         )
         _installed = True
@@ -160,7 +160,8 @@ def serialized_as_plain_json(handler: Any, action_result: Any) -> Any:
     if action not in PLAIN_JSON_ACTIONS or type(action_result) is not DynamoResult:
         return _moto_serialized(handler, action_result)
     fields = _output_fields(action)
-    result = {name: value for name, value in action_result.result.items() if name in fields and value is not None}
+    fields_found: dict[str, Any] = cast(dict[str, Any], action_result.result)
+    result = {name: value for name, value in fields_found.items() if name in fields and value is not None}
     try:
         body = json.dumps(result, default=_base64)
     except TypeError:
