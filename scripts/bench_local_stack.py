@@ -155,7 +155,7 @@ class Load:
     _run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def run_worker(self, worker: int) -> None:
-        user = VirtualUser(self, worker)
+        user = VirtualUser(self)
         try:
             with suppress(OutOfRequests):
                 for journey in itertools.count():
@@ -179,7 +179,7 @@ class Load:
 class VirtualUser:
     """One client connection (kept alive, as a browser would) walking journeys one after another."""
 
-    def __init__(self, load: Load, worker: int) -> None:
+    def __init__(self, load: Load) -> None:
         self._load = load
         self._connection = http.client.HTTPConnection("127.0.0.1", load.port, timeout=REQUEST_TIMEOUT)
         self._previous_email: str | None = None
