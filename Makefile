@@ -49,7 +49,8 @@ test: lint browser-tools
 screenshots: install browser-tools
 	$(BIN)/python -m scripts.screenshots
 
-## make bench: request counts per flow, import cost, sweep scaling, package size.
+## make bench: request counts per flow, import cost, sweep scaling, make run under load, package size;
+## the figures also go to bench.json.
 bench: install
 	$(BIN)/python -m scripts.bench
 

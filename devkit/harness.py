@@ -19,7 +19,7 @@ from chalicelib import wiring
 from chalicelib.clock import ManualClock
 from chalicelib.randomness import SeededRandomness
 
-from . import stack
+from . import moto_local, stack
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 START = "2026-11-27T09:00:00Z"
@@ -48,6 +48,7 @@ class Harness:
         from chalice.test import Client
         from moto import mock_aws
 
+        moto_local.install()  # the same moto as `make run`: one lock, transactions that copy only their items
         stack.use_local_environment()
         os.environ["AEGIS_SCRYPT_N"] = str(self._scrypt_n)
         self._mock = mock_aws()
