@@ -182,10 +182,13 @@ def change_member(
     try:
         deps.orgs.change_member(before, after, guard, owners_change, event)
     except ConditionFailed as failed:
-        if "owners" in failed.parts:
-            raise _last_owner() from None
         if "member" in failed.parts:
             raise NotFound("This member changed or left meanwhile; read the list again.") from None
+        if "owners_or_policy" in failed.parts:
+            current = deps.orgs.get_organization(org_id)
+            failed.parts.add("policy" if current is not None and current.require_two_factor else "owners")
+        if "owners" in failed.parts:
+            raise _last_owner() from None
         raise _owes_two_factor() from None
     deps.mailer.send(notifications.membership_changed(after.email, org.name, after.role, after.sso))
     return member_row(org, after, enabled, deps.clock.now())

@@ -457,3 +457,41 @@ def test_an_organization_may_send_a_hundred_invitations_a_day(h, monkeypatch):
     assert error(refused) == (429, "too_many_attempts")
     assert int(refused.headers["Retry-After"]) == 86400 - start % 86400
     assert Counter(i["pk"]["S"].split("#")[0] for i in h.table_items())["INVITE"] == 100
+
+
+def test_promoting_or_demoting_an_owner_without_two_factor_while_not_required(h):
+    """The owners count and the policy check are both conditions on the organization item, which
+    one transaction may touch only once: they are one condition."""
+    acme = Acme(h)
+    h.sign_up(MEMBER)
+    h.join(acme.org_id, acme.owner, MEMBER)
+    member_id = acme.members()[MEMBER]["user_id"]
+    promoted = h.put(f"/v1/orgs/{acme.org_id}/members/{member_id}", {"role": "owner"}, token=acme.owner)
+    assert (promoted.status, promoted.body["role"]) == (200, "owner")
+    demoted = h.put(f"/v1/orgs/{acme.org_id}/members/{member_id}", {"role": "member"}, token=acme.owner)
+    assert (demoted.status, demoted.body["role"]) == (200, "member")
+    owner_id = user_id(h, acme.owner)
+    assert error(h.put(f"/v1/orgs/{acme.org_id}/members/{owner_id}", {"role": "admin"}, token=acme.owner)) == (
+        409,
+        "last_owner",
+    )
+
+
+@pytest.mark.parametrize("promote_first", [True, False])
+def test_promoting_a_member_without_two_factor_to_owner_against_turning_enforcement_on(h, monkeypatch, promote_first):
+    acme = Acme(h)
+    h.sign_up(MEMBER)
+    h.join(acme.org_id, acme.owner, MEMBER)
+    member_id = acme.members()[MEMBER]["user_id"]
+    promote = lambda: h.put(f"/v1/orgs/{acme.org_id}/members/{member_id}", {"role": "owner"}, token=acme.owner)  # noqa: E731
+    require = lambda: h.put(f"/v1/orgs/{acme.org_id}/security", {"require_two_factor": True}, token=acme.owner)  # noqa: E731
+    race = WorstInterleaving(monkeypatch, 2, "change_member", "set_enforcement")
+    if promote_first:
+        promoted, required = race.run(promote, require)
+        assert (promoted.status, required.status) == (200, 200)
+        assert acme.members()[MEMBER]["status"] == "pending"
+    else:
+        required, promoted = race.run(require, promote)
+        assert required.status == 200
+        assert error(promoted) == (409, "two_factor_required")
+        assert acme.members()[MEMBER]["role"] == "member"

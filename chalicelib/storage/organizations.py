@@ -87,8 +87,9 @@ class Organizations:
         self, before: Membership, after: Membership, guard: str, owners_change: int, event: AuditEvent
     ) -> None:
         """Change a member's role or SSO flag as read in `before`. ConditionFailed with 'member'
-        (changed or gone meanwhile), 'owners' (it would leave no owner), or 'two_factor' /
-        'policy' (what `guard` names changed since it was read)."""
+        (changed or gone meanwhile), 'owners' (it would leave no owner), 'two_factor' or 'policy'
+        (what `guard` names changed since it was read), or 'owners_or_policy' when both of the
+        last are checked on the organization item, which a transaction may touch only once."""
         parts: list[Part] = [
             (
                 "member",
@@ -103,11 +104,14 @@ class Organizations:
             memberships_moved_part(after.user_id),
             audit.part(event),
         ]
-        if owners_change:
-            parts.append(_owners_part(after.org_id, owners_change))
         guard_part = membership_guard_part(after, guard)
-        if guard_part is not None:
-            parts.append(guard_part)
+        if owners_change and guard == JOIN_WHILE_NOT_REQUIRED:
+            parts.append(_owners_part(after.org_id, owners_change, policy_off=True))
+        else:
+            if owners_change:
+                parts.append(_owners_part(after.org_id, owners_change))
+            if guard_part is not None:
+                parts.append(guard_part)
         self._table.transact(parts, marker=audit.marker(event))
 
     def remove_member(self, member: Membership, event: AuditEvent) -> None:
@@ -321,10 +325,16 @@ def membership_guard_part(member: Membership, guard: str) -> Part | None:
     return None
 
 
-def _owners_part(org_id: str, change: int) -> Part:
-    """Count owners up or down; an organization never loses its last owner."""
+def _owners_part(org_id: str, change: int, policy_off: bool = False) -> Part:
+    """Count owners up or down; an organization never loses its last owner. With `policy_off`, it
+    also holds only while the organization does not require 2FA."""
     condition = "attribute_exists(pk)" if change > 0 else "owners > :one"
-    return ("owners", update(org_key(org_id), "ADD owners :change", condition, {":change": change, ":one": 1}))
+    values: dict[str, Any] = {":change": change, ":one": 1}
+    if not policy_off:
+        return ("owners", update(org_key(org_id), "ADD owners :change", condition, values))
+    values[":off"] = False
+    condition += " AND require_two_factor = :off"
+    return ("owners_or_policy", update(org_key(org_id), "ADD owners :change", condition, values))
 
 
 def _prefixed(attributes: dict[str, str]) -> dict[str, str]:
