@@ -54,10 +54,10 @@ screenshots: install browser-tools
 bench: install
 	$(BIN)/python -m scripts.bench
 
-## make notebooks: re-execute every notebook and save its outputs.
-notebooks: install
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.record_timing=False \
-		notebooks/*.ipynb
+## make notebooks: re-execute every notebook and save the outputs, only if every check in every
+## notebook held: a failing cell fails the command and leaves all of them as they were.
+notebooks: install browser-tools
+	$(BIN)/python -m devkit.run_notebooks notebooks/*.ipynb
 
 clean:
 	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,5 +1,5 @@
 """The web pages in a real browser: the app under `chalice local` on a free port, Debian's
-Chromium driven by Playwright, a QR reader and an authenticator app of our own.
+Chromium driven by Playwright, a QR reader, and `Authenticator` (devkit/authenticator.py) as the user's phone.
 
 The server runs in a thread of the calling process, so it shares moto's mock and the
 wiring (`ManualClock`) with the harness that the tests and `make screenshots` use.
@@ -7,20 +7,16 @@ wiring (`ManualClock`) with the harness that the tests and `make screenshots` us
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import shutil
 import socket
-import struct
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
+from .authenticator import Authenticator as Authenticator  # the tests import it from here
 from .harness import PASSWORD, PROJECT_DIR
 
 CHROMIUM = "/usr/bin/chromium"
@@ -100,27 +96,6 @@ def read_qr(png: bytes) -> str:
             check=True,
         )
     return result.stdout.strip()
-
-
-class Authenticator:
-    """An authenticator app: RFC 6238 (SHA1, 6 digits, 30 s) in a few lines of hmac and
-    struct, sharing no code with the service, which uses pyotp."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
-
-    @classmethod
-    def scan(cls, otpauth_uri: str) -> Authenticator:
-        uri = urlparse(otpauth_uri)
-        assert uri.scheme == "otpauth" and uri.netloc == "totp", otpauth_uri
-        return cls(parse_qs(uri.query)["secret"][0])
-
-    def code(self, at: int) -> str:
-        key = base64.b32decode(self.secret + "=" * (-len(self.secret) % 8))
-        digest = hmac.new(key, struct.pack(">Q", at // 30), hashlib.sha1).digest()
-        offset = digest[-1] & 0x0F
-        number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
-        return f"{number % 1_000_000:06d}"
 
 
 # -- driving the pages -------------------------------------------------------------------------
