@@ -35,6 +35,11 @@ export function time(iso) {
   return el("time", { datetime: iso }, `${shown} UTC`);
 }
 
+/** A table's head: one row of column headers. */
+export function tableHead(...titles) {
+  return el("thead", {}, el("tr", {}, ...titles.map((title) => el("th", { scope: "col" }, title))));
+}
+
 export function heading(text) {
   return el("h1", { tabindex: "-1" }, text);
 }
