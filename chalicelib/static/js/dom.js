@@ -76,7 +76,7 @@ export function onSubmit(form, action) {
 function waitBeforeRetry(submit, countdown, message, seconds) {
   let left = seconds;
   const show = () => {
-    countdown.textContent = `Try again in ${left} ${left === 1 ? "second" : "seconds"}.`;
+    countdown.textContent = `Try again in ${waitText(left)}.`;
   };
   submit.disabled = true;
   countdown.hidden = false;
@@ -89,6 +89,12 @@ function waitBeforeRetry(submit, countdown, message, seconds) {
     message.textContent = "";
     submit.disabled = false;
   }, 1000);
+}
+
+/** "45 seconds", or past a minute and a half "3 minutes" (rounded up): lockouts last up to an hour. */
+function waitText(seconds) {
+  if (seconds > 90) return `${Math.ceil(seconds / 60)} minutes`;
+  return `${seconds} ${seconds === 1 ? "second" : "seconds"}`;
 }
 
 /** A modal question; resolves to true when the person confirms. Escape or Cancel is false. */
