@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import Browser, Page, expect
 
+from devkit import population
 from devkit.browser import (
     Authenticator,
     PageServer,
@@ -149,3 +150,38 @@ def test_a_link_for_another_address_joins_nobody(page: Page, server: PageServer,
     assert page.evaluate("sessionStorage.getItem('aegis.invitation')") is None
     members = stack.get(f"/v1/orgs/{org_id}/members", token=owner).body["members"]
     assert [m["email"] for m in members] == ["owner@example.com"]
+
+
+def test_a_crafted_organization_name_and_member_address_show_as_text(
+    page: Page, server: PageServer, stack: Harness
+) -> None:
+    crafted = '<img src=x onerror="document.body.dataset.injected=1">'
+    owner, secret, org_id = organization(stack, "owner@example.com", crafted)
+    # SES refuses to send to such an address, so it is written straight into the table.
+    (member,) = population.add_members(org_id, 1, stack.clock.now(), prefix=crafted)
+    stack.sign_up("bob@example.com")
+    assert stack.invite(org_id, owner, "bob@example.com").status == 201
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    follow(page, invitation_link(stack, "bob@example.com"), server)
+    fill_credentials(page, "bob@example.com", "Sign in")
+    expect(page.get_by_role("heading", name=f"Join {crafted}")).to_be_visible()
+    page.get_by_role("link", name="Security", exact=True).click()
+    expect(page.get_by_role("region", name="Invitations").get_by_role("cell", name=crafted, exact=True)).to_be_visible()
+    assert page.locator("main img").count() == 0, "a name became markup"
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0, "the emailed token is not kept for the next person"
+    sign_in(page, "owner@example.com")
+    enter_code(page, Authenticator(secret).code(stack.clock.now()))
+    page.get_by_role("link", name=crafted).click()
+    expect(page.get_by_role("cell", name=member.email, exact=True)).to_be_visible()
+    page.get_by_role("button", name=f"Remove {member.email}").click()
+    expect(page.get_by_role("dialog")).to_contain_text(f"{member.email} will no longer be a member of {crafted}.")
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+
+    assert page.locator("main img").count() == 0, "a name became markup"
+    assert page.evaluate("document.body.dataset.injected") is None
+    assert dialogs == []
