@@ -35,6 +35,13 @@ export function time(iso) {
   return el("time", { datetime: iso }, `${shown} UTC`);
 }
 
+/** The day alone, for tables where every row would repeat the same hour. */
+export function date(iso) {
+  if (!iso) return "";
+  const shown = new Date(iso).toLocaleDateString("en-US", { dateStyle: "medium", timeZone: "UTC" });
+  return el("time", { datetime: iso }, shown);
+}
+
 /** A table's head: one row of column headers. */
 export function tableHead(...titles) {
   return el("thead", {}, el("tr", {}, ...titles.map((title) => el("th", { scope: "col" }, title))));

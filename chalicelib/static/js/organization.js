@@ -3,7 +3,7 @@
 // status, with role changes and removal) and invitations.
 
 import { callAsUser } from "./api.js";
-import { confirmDialog, el, field, heading, onSubmit, tableHead, time } from "./dom.js";
+import { confirmDialog, date, el, field, heading, onSubmit, tableHead, time } from "./dom.js";
 import { STATUS_LABELS, statusLabel } from "./settings.js";
 
 const PAGE_SIZE = 50;
@@ -201,9 +201,10 @@ function membersCard(app, path, org, me) {
       if (mine === latest) list.setAttribute("aria-busy", "false");
     }
   };
-  const reload = (message) => {
+  // The list is read again first, so the message comes with the list it describes.
+  const reload = async (message) => {
+    await load();
     done.textContent = message;
-    return load();
   };
   filter.input.addEventListener("change", () => {
     cursors = [null];
@@ -237,28 +238,35 @@ function membersCard(app, path, org, me) {
     return el(
       "table",
       {},
-      tableHead("Email", "Role", "Sign-in", "2FA", "Status", "Deadline", "Actions"),
+      tableHead("Email", "Role", "2FA", "Status", "Deadline", "Actions"),
       el("tbody", {}, ...members.map((member) => memberRow(member))),
     );
   };
 
   const memberRow = (member) => {
-    const actions = el("div", { class: "row-actions" });
     const itsMe = member.user_id === me.user_id;
+    // Owners change the role where it is shown; admins see it as text.
+    const role = el("div", { class: "row-actions" });
     if (isOwner) {
-      const role = el("select", { "aria-label": `Role of ${member.email}` });
-      role.append(...ROLES.map(([value, label]) => el("option", { value, selected: value === member.role }, label)));
+      const choice = el("select", { "aria-label": `Role of ${member.email}` });
+      choice.append(...ROLES.map(([value, label]) => el("option", { value, selected: value === member.role }, label)));
       const save = async () => {
-        const changed = await callAsUser("PUT", `${path}/members/${encodeURIComponent(member.user_id)}`, {
-          role: role.value,
-        });
+        let changed;
+        try {
+          changed = await callAsUser("PUT", `${path}/members/${encodeURIComponent(member.user_id)}`, {
+            role: choice.value,
+          });
+        } catch (error) {
+          choice.value = member.role; // refused: show the role the member still has
+          throw error;
+        }
         const message = `${changed.email} is now ${ROLE_NAMES[changed.role]}.`;
         // Owners who make themselves admins may see less: show the page again.
         if (itsMe) app.refresh(message);
         else await reload(message);
       };
-      actions.append(
-        role,
+      role.append(
+        choice,
         el(
           "button",
           {
@@ -270,7 +278,11 @@ function membersCard(app, path, org, me) {
           "Change role",
         ),
       );
+    } else {
+      role.append(ROLE_LABELS[member.role] ?? member.role);
     }
+    if (member.sso) role.append(" (SSO)");
+    let removal = null;
     if (isOwner || member.role === "member" || itsMe) {
       const remove = async () => {
         const confirmed = await confirmDialog(
@@ -291,29 +303,26 @@ function membersCard(app, path, org, me) {
         if (itsMe) app.goTo("#/security", `You left ${org.name}.`);
         else await reload(`${member.email} was removed from ${org.name}.`);
       };
-      actions.append(
-        el(
-          "button",
-          {
-            type: "button",
-            class: "danger",
-            "aria-label": itsMe ? `Leave ${org.name}` : `Remove ${member.email}`,
-            onclick: reporting(remove),
-          },
-          itsMe ? "Leave" : "Remove",
-        ),
+      removal = el(
+        "button",
+        {
+          type: "button",
+          class: "danger",
+          "aria-label": itsMe ? `Leave ${org.name}` : `Remove ${member.email}`,
+          onclick: reporting(remove),
+        },
+        itsMe ? "Leave" : "Remove",
       );
     }
     return el(
       "tr",
       {},
       el("td", {}, member.email),
-      el("td", {}, ROLE_LABELS[member.role] ?? member.role),
-      el("td", {}, member.sso ? "SSO" : "Password"),
+      el("td", {}, role),
       el("td", {}, member.two_factor_enabled ? "On" : "Off"),
       el("td", {}, statusLabel(member.status)),
-      el("td", {}, time(member.deadline)),
-      el("td", {}, actions),
+      el("td", {}, date(member.deadline)),
+      el("td", {}, removal),
     );
   };
 
