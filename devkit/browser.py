@@ -7,7 +7,9 @@ wiring (`ManualClock`) with the harness that the tests and `make screenshots` us
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -112,3 +114,46 @@ def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
 def enter_code(page: Any, code: str, button: str = "Verify") -> None:
     page.get_by_label("Authentication code").fill(code)
     page.get_by_role("button", name=button).click()
+
+
+def session_token(page: Any) -> str | None:
+    """The session token the pages keep for this tab."""
+    token: str | None = page.evaluate("sessionStorage.getItem('aegis.session')")
+    return token
+
+
+def invitation_link(harness: Any, email: str) -> str:
+    """The link in the latest invitation email to `email`, as sent."""
+    for message in reversed(harness.emails(email)):
+        found = re.search(r"\S+#invitation=\S+", message["body"])
+        if found:
+            return found.group(0)
+    raise AssertionError(f"no invitation was emailed to {email}")
+
+
+def assert_accessible(page: Any, what: str) -> None:
+    """axe-core on the page as it is now: no violation of serious or critical impact."""
+    results = _axe().run(page).response
+    assert results["testEngine"]["name"] == "axe-core" and results["passes"], what
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[node['target'] for node in v['nodes']]}"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not serious, f"{what}:\n" + "\n".join(serious)
+
+
+@functools.cache
+def _axe() -> Any:
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()
+
+
+def organization(harness: Any, owner: str, name: str, plan: str = "business") -> tuple[str, str, str]:
+    """(owner's session, owner's 2FA secret, org id) for a new organization whose owner, a new
+    user, has 2FA on."""
+    token, secret, _ = harness.user_with_two_factor(owner)
+    reply = harness.post("/v1/orgs", {"name": name, "plan": plan}, token=token)
+    assert reply.status == 201, reply
+    return token, secret, reply.body["org_id"]

@@ -6,6 +6,7 @@ with a fixed clock and seeded randomness so that the pictures change only when t
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ def main() -> int:
     from playwright.sync_api import expect, sync_playwright
 
     from chalicelib.admin import grant_support
-    from devkit.browser import Authenticator, PageServer, enter_code, launch, missing_tools, sign_in
+    from devkit import population
+    from devkit.browser import Authenticator, PageServer, enter_code, invitation_link, launch, missing_tools, sign_in
     from devkit.harness import PASSWORD, Harness
 
     problem = missing_tools()
@@ -31,6 +33,7 @@ def main() -> int:
         from app import app
 
         with PageServer(app) as server, sync_playwright() as playwright:
+            os.environ["AEGIS_WEB_URL"] = server.url  # invitation emails link to these pages
             browser = launch(playwright)
 
             def new_page() -> Any:
@@ -63,7 +66,7 @@ def main() -> int:
             page.get_by_role("button", name="Done").click()
             expect(page.get_by_text("Backup codes left: 8 of 8.")).to_be_visible()
 
-            # She creates an organization with Bob in it and requires 2FA.
+            # She creates an organization with Bob and a dozen others in it and requires 2FA.
             page.get_by_label("Organization name").fill("Acme Corp")
             page.get_by_label("Plan").select_option("business")
             page.get_by_role("button", name="Create organization").click()
@@ -73,15 +76,38 @@ def main() -> int:
             alice_id = h.get("/v1/me/security", token=alice_token).body["user_id"]
             h.sign_up("bob@example.com")
             assert h.join(org_id, alice_token, "bob@example.com").status == 200
+            population.add_members(org_id, 12, h.clock.now(), two_factor_every=3, sso_every=4)
+            page.reload()
             page.get_by_role("switch", name="Require 2FA").click()
             expect(page.get_by_role("dialog")).to_be_visible()
             page.get_by_role("dialog").screenshot(path=DOCS / "require-2fa.png", animations="disabled")
             print("docs/require-2fa.png")
             page.get_by_role("dialog").get_by_role("button", name="Require 2FA").click()
             expect(page.get_by_role("switch", name="Require 2FA")).to_have_attribute("aria-checked", "true")
+
+            # A quarter of an hour later the counts are taken again in the background.
+            h.clock.advance(16 * 60)
+            page.reload()
+            expect(page.get_by_role("region", name="Members by status")).to_contain_text("9:00 AM UTC")
+            h.drain()
+            page.get_by_role("button", name="Refresh counts").click()
+            expect(page.get_by_role("region", name="Members by status")).to_contain_text("9:16 AM UTC")
+            expect(page.get_by_role("status").filter(has_text="Page 1")).to_have_text("Page 1: 14 members.")
+            shot(page, "organization")
             page.get_by_role("link", name="Security", exact=True).click()
             expect(page.get_by_role("link", name="Acme Corp")).to_be_visible()
             shot(page, "security")
+
+            # Carol follows the link in her invitation email and signs in.
+            h.sign_up("carol@example.com")
+            assert h.invite(org_id, alice_token, "carol@example.com").status == 201
+            carol = new_page()
+            carol.goto(invitation_link(h, "carol@example.com"))
+            carol.get_by_label("Email").fill("carol@example.com")
+            carol.get_by_label("Password").fill(PASSWORD)
+            carol.get_by_role("button", name="Sign in").click()
+            expect(carol.get_by_role("heading", name="Join Acme Corp")).to_be_visible()
+            shot(carol, "invitation")
 
             # Signing in again asks for the code.
             page.get_by_role("button", name="Sign out").click()

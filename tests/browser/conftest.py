@@ -36,10 +36,12 @@ def server() -> Iterator[PageServer]:
 
 
 @pytest.fixture
-def stack(server: PageServer) -> Iterator[Harness]:
+def stack(server: PageServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     """moto, the table, key and sender, and a manual clock at 2026-11-27T09:00:00Z, shared by
-    the test and the server."""
+    the test and the server. Invitation emails link to this server's pages, so a test follows
+    the link as sent."""
     with Harness() as harness:
+        monkeypatch.setenv("AEGIS_WEB_URL", server.url)
         yield harness
 
 

@@ -1,24 +1,9 @@
 """axe-core on every page and state a person meets: no violation of serious or critical impact."""
 
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from devkit.browser import Authenticator, PageServer, enter_code, read_qr, sign_in
+from devkit.browser import Authenticator, PageServer, assert_accessible, enter_code, read_qr, sign_in
 from devkit.harness import PASSWORD, Harness
-
-axe = Axe()
-
-
-def assert_accessible(page: Page, what: str) -> None:
-    results = axe.run(page).response
-    assert results["testEngine"]["name"] == "axe-core" and results["passes"] is not None
-    violations = results["violations"]
-    serious = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[node['target'] for node in v['nodes']]}"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not serious, f"{what}:\n" + "\n".join(serious)
 
 
 def test_every_page_passes_axe(page: Page, browser: Browser, server: PageServer, stack: Harness) -> None:

@@ -1,8 +1,9 @@
 """Signing up, signing in without 2FA, and signing out, in the browser."""
 
+import json
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from devkit.browser import sign_in
 from devkit.harness import PASSWORD, Harness
@@ -59,3 +60,35 @@ def test_an_ended_session_leads_back_to_sign_in(page: Page, stack: Harness) -> N
     page.reload()
     expect(page.get_by_text("Your session has ended. Sign in again.")).to_be_visible()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_a_throttled_password_step_counts_down_before_the_next_try(page: Page, stack: Harness) -> None:
+    """After 10 wrong passwords the API answers 429 too_many_attempts with Retry-After (API.md,
+    DESIGN.md "Throttling"): 1 minute, doubling to an hour. The page is given that answer here,
+    as the API words it, and must wait it out with a countdown."""
+    stack.sign_up("alice@example.com")
+    throttled = {
+        "error": {"code": "too_many_attempts", "message": "Too many failed sign-ins. Wait before trying again."}
+    }
+
+    def refuse(route: Route) -> None:
+        route.fulfill(
+            status=429, headers={"Retry-After": "120"}, content_type="application/json", body=json.dumps(throttled)
+        )
+
+    page.clock.install()  # the page's timers, so the test need not wait two minutes
+    page.route("**/v1/sessions", refuse)
+    sign_in(page, "alice@example.com")
+    expect(page.get_by_role("alert")).to_have_text("Too many failed sign-ins. Wait before trying again.")
+    expect(page.get_by_role("timer")).to_have_text("Try again in 2 minutes.")
+    button = page.get_by_role("button", name="Sign in")
+    expect(button).to_be_disabled()
+    page.clock.run_for(31_000)
+    expect(page.get_by_role("timer")).to_have_text("Try again in 89 seconds.")
+
+    page.unroute("**/v1/sessions")
+    page.clock.run_for(89_000)
+    expect(page.get_by_role("timer")).to_be_hidden()
+    expect(button).to_be_enabled()
+    button.click()
+    expect(page.get_by_role("heading", name="Security", exact=True)).to_be_visible()

@@ -5,19 +5,11 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from devkit.browser import Authenticator, enter_code, read_qr, sign_in
+from devkit.browser import Authenticator, enter_code, organization, read_qr, sign_in
 from devkit.harness import Harness
 
 DAY = 24 * 3600
 CRAFTED = '<img src=x onerror="document.body.dataset.injected=1">'
-
-
-def organization(stack: Harness, owner: str, name: str, plan: str = "business") -> tuple[str, str, str]:
-    """(owner's session, owner's 2FA secret, org id) for a new organization whose owner has 2FA."""
-    token, secret, _ = stack.user_with_two_factor(owner)
-    reply = stack.post("/v1/orgs", {"name": name, "plan": plan}, token=token)
-    assert reply.status == 201, reply
-    return token, secret, reply.body["org_id"]
 
 
 def test_enrollment_is_required_at_sign_in_once_the_grace_period_is_over(page: Page, stack: Harness) -> None:

@@ -58,7 +58,8 @@ export async function callAsUser(method, path, body) {
   try {
     return await call(method, path, { body, token: session.token });
   } catch (error) {
-    if (error.status === 401 && error.code === "unauthorized") {
+    // Said once, when calls made together (a page's reads) all find the session ended.
+    if (error.status === 401 && error.code === "unauthorized" && session.token) {
       session.forget();
       window.dispatchEvent(new CustomEvent("aegis:session-ended"));
     }

@@ -35,6 +35,18 @@ export function time(iso) {
   return el("time", { datetime: iso }, `${shown} UTC`);
 }
 
+/** The day alone, for tables where every row would repeat the same hour. */
+export function date(iso) {
+  if (!iso) return "";
+  const shown = new Date(iso).toLocaleDateString("en-US", { dateStyle: "medium", timeZone: "UTC" });
+  return el("time", { datetime: iso }, shown);
+}
+
+/** A table's head: one row of column headers. */
+export function tableHead(...titles) {
+  return el("thead", {}, el("tr", {}, ...titles.map((title) => el("th", { scope: "col" }, title))));
+}
+
 export function heading(text) {
   return el("h1", { tabindex: "-1" }, text);
 }
@@ -71,7 +83,7 @@ export function onSubmit(form, action) {
 function waitBeforeRetry(submit, countdown, message, seconds) {
   let left = seconds;
   const show = () => {
-    countdown.textContent = `Try again in ${left} ${left === 1 ? "second" : "seconds"}.`;
+    countdown.textContent = `Try again in ${waitText(left)}.`;
   };
   submit.disabled = true;
   countdown.hidden = false;
@@ -84,6 +96,12 @@ function waitBeforeRetry(submit, countdown, message, seconds) {
     message.textContent = "";
     submit.disabled = false;
   }, 1000);
+}
+
+/** "45 seconds", or past a minute and a half "3 minutes" (rounded up): lockouts last up to an hour. */
+function waitText(seconds) {
+  if (seconds > 90) return `${Math.ceil(seconds / 60)} minutes`;
+  return `${seconds} ${seconds === 1 ? "second" : "seconds"}`;
 }
 
 /** A modal question; resolves to true when the person confirms. Escape or Cancel is false. */

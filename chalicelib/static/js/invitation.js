@@ -3,7 +3,7 @@
 // sessionStorage, so they survive signing in (or creating an account) in this tab.
 
 import { ApiError, callAsUser, session } from "./api.js";
-import { el, heading, onSubmit } from "./dom.js";
+import { el, heading, onSubmit, time } from "./dom.js";
 import { backupCodesPanel, enrollmentPanel } from "./enroll.js";
 
 const INVITATION_KEY = "aegis.invitation";
@@ -46,8 +46,16 @@ export async function invitationPage(app) {
     "section",
     {},
     heading(`Join ${invitation.name}`),
-    el("p", {}, `You're invited to join ${invitation.name} as ${invitation.role === "admin" ? "an admin" : "a member"}.`),
-    invitation.require_two_factor
+    el(
+      "p",
+      {},
+      `You're invited to join ${invitation.name} as ${invitation.role === "admin" ? "an admin" : "a member"}` +
+        `${invitation.sso ? " signing in with SSO" : ""}. The invitation is valid until `,
+      time(invitation.expires_at),
+      ".",
+    ),
+    // SSO members (role member) are exempt: their identity provider enforces a second factor.
+    invitation.require_two_factor && !(invitation.sso && invitation.role === "member")
       ? el("p", {}, `${invitation.name} requires two-factor authentication: new members turn on 2FA before they join.`)
       : null,
     el("div", { class: "actions" }, accept, decline),

@@ -134,6 +134,7 @@ async function signOut() {
   leaveWarning = null;
   const token = session.token;
   session.forget();
+  pendingInvitation.forget(); // the emailed token is not for whoever signs in next in this tab
   try {
     await call("DELETE", "v1/sessions/current", { token });
   } catch {

@@ -3,11 +3,17 @@
 // status, with role changes and removal) and invitations.
 
 import { callAsUser } from "./api.js";
-import { confirmDialog, el, field, heading, onSubmit, time } from "./dom.js";
+import { confirmDialog, date, el, field, heading, onSubmit, tableHead, time } from "./dom.js";
 import { STATUS_LABELS, statusLabel } from "./settings.js";
 
 const PAGE_SIZE = 50;
-const ROLES = ["member", "admin", "owner"];
+const ROLES = [
+  ["member", "Member"],
+  ["admin", "Admin"],
+  ["owner", "Owner"],
+];
+const ROLE_LABELS = Object.fromEntries(ROLES);
+const ROLE_NAMES = { member: "a member", admin: "an admin", owner: "an owner" };
 
 export async function organizationPage(app, orgId) {
   const me = await callAsUser("GET", "v1/me/security");
@@ -26,10 +32,10 @@ export async function organizationPage(app, orgId) {
     "section",
     {},
     heading(`Organization Security: ${org.name}`),
-    el("p", {}, "Your role: ", org.role, "."),
+    el("p", {}, "Your role: ", ROLE_LABELS[org.role] ?? org.role, "."),
     requirementCard(app, path, org, policy),
-    countsCard(policy),
-    membersCard(app, path, org),
+    countsCard(path, policy),
+    membersCard(app, path, org, me),
     inviteCard(path, org),
   );
 }
@@ -89,25 +95,53 @@ function requirementCard(app, path, org, policy) {
   );
 }
 
-function countsCard(policy) {
-  if (!policy.counts) return null;
+function countsCard(path, policy) {
+  const counts = el("dl", { class: "counts" });
+  const asOf = el("p", { class: "hint", role: "status" });
+  const problem = el("p", { class: "form-error", role: "alert" });
+  const show = (current) => {
+    counts.replaceChildren(
+      ...Object.entries(STATUS_LABELS).flatMap(([status, label]) => [
+        el("dt", {}, label),
+        el("dd", {}, String(current.counts?.[status] ?? 0)),
+      ]),
+    );
+    if (current.counts_as_of) {
+      asOf.replaceChildren(
+        "Counted at ",
+        time(current.counts_as_of),
+        ". Members are counted in the background, so counts may lag by up to an hour.",
+      );
+    } else {
+      asOf.replaceChildren("Not counted yet: members are counted in the background.");
+    }
+  };
+  const refresh = async () => {
+    problem.textContent = "";
+    try {
+      show(await callAsUser("GET", `${path}/security`));
+    } catch (error) {
+      problem.textContent = error.message;
+    }
+  };
+  show(policy);
   return el(
     "section",
     { class: "card", "aria-labelledby": "counts-title" },
     el("h2", { id: "counts-title" }, "Members by status"),
-    el(
-      "dl",
-      { class: "counts" },
-      ...Object.entries(STATUS_LABELS).flatMap(([status, label]) => [
-        el("dt", {}, label),
-        el("dd", {}, String(policy.counts[status] ?? 0)),
-      ]),
-    ),
-    el("p", { class: "hint" }, "Counted at ", time(policy.counts_as_of), "; counts may lag by up to an hour."),
+    counts,
+    asOf,
+    el("p", {}, el("button", { type: "button", class: "secondary", onclick: refresh }, "Refresh counts")),
+    problem,
   );
 }
 
-function membersCard(app, path, org) {
+// With a status filter the API reads a bounded number of members per request, so a page can
+// come back short, even empty, with more to follow. A page of the list asks again until it is
+// full, up to this many requests (each reads at most 500 members).
+const REQUESTS_PER_PAGE = 5;
+
+function membersCard(app, path, org, me) {
   const isOwner = org.role === "owner";
   const filter = field("Status", { tag: "select", name: "status" });
   filter.input.append(
@@ -116,101 +150,185 @@ function membersCard(app, path, org) {
   );
   const list = el("div", { class: "members" });
   const problem = el("p", { class: "form-error", role: "alert" });
+  const done = el("p", { class: "notice", role: "status" });
   const pageInfo = el("span", { class: "status", role: "status" });
   const previous = el("button", { type: "button", class: "secondary" }, "Previous page");
   const next = el("button", { type: "button", class: "secondary" }, "Next page");
-  // The cursors of the pages seen so far, so "Previous page" can go back.
+  // The cursor of every page seen so far (null: the first), so "Previous page" can go back.
   let cursors = [null];
+  let nextCursor = null;
+  let latest = 0; // a slower answer to an earlier filter or page is dropped
+
+  const fetchPage = async (cursor, status) => {
+    const members = [];
+    for (let asked = 0; asked < REQUESTS_PER_PAGE; asked += 1) {
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE - members.length) });
+      if (cursor) query.set("cursor", cursor);
+      if (status) query.set("status", status);
+      const answer = await callAsUser("GET", `${path}/members?${query}`);
+      members.push(...answer.members);
+      cursor = answer.next_cursor;
+      if (!cursor || members.length === PAGE_SIZE) break;
+    }
+    return { members, nextCursor: cursor };
+  };
 
   const load = async () => {
+    const mine = ++latest;
+    const status = filter.input.value;
     problem.textContent = "";
-    const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
-    const cursor = cursors.at(-1);
-    if (cursor) query.set("cursor", cursor);
-    if (filter.input.value) query.set("status", filter.input.value);
+    pageInfo.textContent = "Loading members…";
+    list.setAttribute("aria-busy", "true");
     try {
-      const answer = await callAsUser("GET", `${path}/members?${query}`);
-      list.replaceChildren(membersTable(answer.members));
-      next.disabled = !answer.next_cursor;
-      next.dataset.cursor = answer.next_cursor ?? "";
+      const page = await fetchPage(cursors.at(-1), status);
+      if (mine !== latest) return;
+      nextCursor = page.nextCursor;
+      list.replaceChildren(membersTable(page.members));
+      const focused = document.activeElement;
+      next.disabled = !nextCursor;
       previous.disabled = cursors.length === 1;
-      pageInfo.textContent = `Page ${cursors.length}, ${answer.members.length} members shown.`;
+      // A button that just became disabled drops the keyboard's focus: hand it to the other one.
+      if (focused === next && next.disabled && !previous.disabled) previous.focus();
+      if (focused === previous && previous.disabled && !next.disabled) next.focus();
+      const count = `${page.members.length} ${page.members.length === 1 ? "member" : "members"}`;
+      pageInfo.textContent = `Page ${cursors.length}: ${count}${status ? ` with status ${statusLabel(status)}` : ""}.`;
     } catch (error) {
-      problem.textContent = error.message;
+      if (mine === latest) {
+        problem.textContent = error.message;
+        pageInfo.textContent = "";
+      }
+    } finally {
+      if (mine === latest) list.setAttribute("aria-busy", "false");
     }
+  };
+  // The list is read again first, so the message comes with the list it describes.
+  const reload = async (message) => {
+    await load();
+    done.textContent = message;
   };
   filter.input.addEventListener("change", () => {
     cursors = [null];
+    done.textContent = "";
     load();
   });
+  const busy = () => list.getAttribute("aria-busy") === "true"; // one move at a time
   next.addEventListener("click", () => {
-    cursors.push(next.dataset.cursor);
+    if (busy()) return;
+    cursors.push(nextCursor);
+    done.textContent = "";
     load();
   });
   previous.addEventListener("click", () => {
+    if (busy()) return;
     cursors.pop();
+    done.textContent = "";
     load();
   });
 
   const membersTable = (members) => {
-    if (!members.length) return el("p", {}, "No members with this status.");
+    if (!members.length) {
+      return el(
+        "p",
+        {},
+        nextCursor
+          ? "None of the members checked so far has this status. Next page looks further."
+          : "No members with this status.",
+      );
+    }
     return el(
       "table",
       {},
-      el(
-        "thead",
-        {},
-        el(
-          "tr",
-          {},
-          ...["Email", "Role", "Sign-in", "2FA", "Status", "Deadline", "Actions"].map((t) => el("th", { scope: "col" }, t)),
-        ),
-      ),
+      tableHead("Email", "Role", "2FA", "Status", "Deadline", "Actions"),
       el("tbody", {}, ...members.map((member) => memberRow(member))),
     );
   };
 
   const memberRow = (member) => {
-    const actions = el("td", { class: "row-actions" });
+    const itsMe = member.user_id === me.user_id;
+    // Owners change the role where it is shown; admins see it as text.
+    const role = el("div", { class: "row-actions" });
     if (isOwner) {
-      const role = el("select", { "aria-label": `Role of ${member.email}` });
-      role.append(...ROLES.map((value) => el("option", { value, selected: value === member.role }, value)));
+      const choice = el("select", { "aria-label": `Role of ${member.email}` });
+      choice.append(...ROLES.map(([value, label]) => el("option", { value, selected: value === member.role }, label)));
       const save = async () => {
-        await callAsUser("PUT", `${path}/members/${encodeURIComponent(member.user_id)}`, { role: role.value });
-        await load();
+        let changed;
+        try {
+          changed = await callAsUser("PUT", `${path}/members/${encodeURIComponent(member.user_id)}`, {
+            role: choice.value,
+          });
+        } catch (error) {
+          choice.value = member.role; // refused: show the role the member still has
+          throw error;
+        }
+        const message = `${changed.email} is now ${ROLE_NAMES[changed.role]}.`;
+        // Owners who make themselves admins may see less: show the page again.
+        if (itsMe) app.refresh(message);
+        else await reload(message);
       };
-      actions.append(role, el("button", { type: "button", class: "secondary", onclick: reporting(save) }, "Change role"));
+      role.append(
+        choice,
+        el(
+          "button",
+          {
+            type: "button",
+            class: "secondary",
+            "aria-label": `Change role of ${member.email}`,
+            onclick: reporting(save),
+          },
+          "Change role",
+        ),
+      );
+    } else {
+      role.append(ROLE_LABELS[member.role] ?? member.role);
     }
-    if (isOwner || member.role === "member") {
+    if (member.sso) role.append(" (SSO)");
+    let removal = null;
+    if (isOwner || member.role === "member" || itsMe) {
       const remove = async () => {
-        const confirmed = await confirmDialog({
-          title: "Remove member?",
-          message: `${member.email} will no longer be a member of ${org.name}.`,
-          confirmLabel: "Remove member",
-        });
+        const confirmed = await confirmDialog(
+          itsMe
+            ? {
+                title: "Leave the organization?",
+                message: `You will no longer be a member of ${org.name}. To join again you need a new invitation.`,
+                confirmLabel: "Leave",
+              }
+            : {
+                title: "Remove member?",
+                message: `${member.email} will no longer be a member of ${org.name}. They are emailed about it.`,
+                confirmLabel: "Remove member",
+              },
+        );
         if (!confirmed) return;
         await callAsUser("DELETE", `${path}/members/${encodeURIComponent(member.user_id)}`);
-        await load();
+        if (itsMe) app.goTo("#/security", `You left ${org.name}.`);
+        else await reload(`${member.email} was removed from ${org.name}.`);
       };
-      actions.append(
-        el("button", { type: "button", class: "danger", "aria-label": `Remove ${member.email}`, onclick: reporting(remove) }, "Remove"),
+      removal = el(
+        "button",
+        {
+          type: "button",
+          class: "danger",
+          "aria-label": itsMe ? `Leave ${org.name}` : `Remove ${member.email}`,
+          onclick: reporting(remove),
+        },
+        itsMe ? "Leave" : "Remove",
       );
     }
     return el(
       "tr",
       {},
       el("td", {}, member.email),
-      el("td", {}, member.role),
-      el("td", {}, member.sso ? "SSO" : "Password"),
+      el("td", {}, role),
       el("td", {}, member.two_factor_enabled ? "On" : "Off"),
       el("td", {}, statusLabel(member.status)),
-      el("td", {}, time(member.deadline)),
-      actions,
+      el("td", {}, date(member.deadline)),
+      el("td", {}, removal),
     );
   };
 
   const reporting = (action) => async () => {
     problem.textContent = "";
+    done.textContent = "";
     try {
       await action();
     } catch (error) {
@@ -225,6 +343,7 @@ function membersCard(app, path, org) {
     el("h2", { id: "members-title" }, "Members"),
     filter.row,
     problem,
+    done,
     list,
     el("div", { class: "actions" }, previous, next, pageInfo),
   );

@@ -1,10 +1,11 @@
 // Settings → Security: the two-factor card (enable, regenerate backup codes, disable), a
-// pending support reset, the deadlines of organizations that require 2FA, and the
-// person's organizations.
+// pending support reset, the deadlines of organizations that require 2FA, open invitations
+// (to decline), and the person's organizations (to leave, or to create one).
 
 import { callAsUser, session } from "./api.js";
-import { el, field, heading, onSubmit, time } from "./dom.js";
+import { confirmDialog, el, field, heading, onSubmit, tableHead, time } from "./dom.js";
 import { backupCodesPanel, enrollmentPanel } from "./enroll.js";
+import { pendingInvitation } from "./invitation.js";
 import { codeForm, secondFactorForm } from "./second-factor.js";
 
 const PLANS = [
@@ -15,7 +16,10 @@ const PLANS = [
 ];
 
 export async function settingsPage(app) {
-  const me = await callAsUser("GET", "v1/me/security");
+  const [me, { invitations }] = await Promise.all([
+    callAsUser("GET", "v1/me/security"),
+    callAsUser("GET", "v1/me/invitations"),
+  ]);
   return el(
     "section",
     {},
@@ -24,7 +28,8 @@ export async function settingsPage(app) {
     pendingResetBanner(app, me.pending_reset),
     ...deadlineBanners(me),
     twoFactorCard(app, me),
-    organizationsCard(app, me.organizations),
+    invitationsCard(app, invitations),
+    organizationsCard(app, me),
   );
 }
 
@@ -136,7 +141,79 @@ function twoFactorCard(app, me) {
   return card;
 }
 
-function organizationsCard(app, organizations) {
+function invitationsCard(app, invitations) {
+  if (!invitations.length) return null;
+  const problem = el("p", { class: "form-error", role: "alert" });
+  const decline = (invitation) => async () => {
+    problem.textContent = "";
+    const confirmed = await confirmDialog({
+      title: "Decline the invitation?",
+      message: `You will not join ${invitation.name}. To join later you need a new invitation.`,
+      confirmLabel: "Decline",
+    });
+    if (!confirmed) return;
+    try {
+      await callAsUser("DELETE", `v1/me/invitations/${encodeURIComponent(invitation.org_id)}`);
+    } catch (error) {
+      problem.textContent = error.message;
+      return;
+    }
+    if (pendingInvitation.get()?.orgId === invitation.org_id) pendingInvitation.forget();
+    app.refresh(`You declined the invitation to ${invitation.name}.`);
+  };
+  const kept = pendingInvitation.get();
+  return el(
+    "section",
+    { class: "card", "aria-labelledby": "invitations-title" },
+    el("h2", { id: "invitations-title" }, "Invitations"),
+    el("p", {}, "To accept an invitation, open the link in the email that brought it: only that link can accept it."),
+    el(
+      "table",
+      {},
+      tableHead("Organization", "Role", "Requires 2FA", "Valid until", "Actions"),
+      el(
+        "tbody",
+        {},
+        ...invitations.map((invitation) =>
+          el(
+            "tr",
+            {},
+            el("td", {}, invitation.name),
+            el("td", {}, invitation.role === "admin" ? "Admin" : "Member", invitation.sso ? " (SSO)" : ""),
+            el("td", {}, invitation.require_two_factor ? "Yes" : "No"),
+            el("td", {}, time(invitation.expires_at)),
+            el(
+              "td",
+              {},
+              el(
+                "div",
+                { class: "row-actions" },
+                // The link from the email, kept by this tab, can still accept it.
+                kept?.orgId === invitation.org_id
+                  ? el("a", { href: "#/invitation", "aria-label": `Accept the invitation to ${invitation.name}` }, "Accept")
+                  : null,
+                el(
+                  "button",
+                  {
+                    type: "button",
+                    class: "secondary",
+                    "aria-label": `Decline the invitation to ${invitation.name}`,
+                    onclick: decline(invitation),
+                  },
+                  "Decline",
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+    problem,
+  );
+}
+
+function organizationsCard(app, me) {
+  const organizations = me.organizations;
   const name = field("Organization name", { name: "name", required: true, maxlength: 200 });
   const plan = field("Plan", { tag: "select", name: "plan" });
   plan.input.append(...PLANS.map(([value, label]) => el("option", { value }, label)));
@@ -151,23 +228,42 @@ function organizationsCard(app, organizations) {
     const org = await callAsUser("POST", "v1/orgs", { name: name.input.value, plan: plan.input.value });
     app.goTo(`#/orgs/${encodeURIComponent(org.org_id)}`);
   });
+  const problem = el("p", { class: "form-error", role: "alert" });
+  const leave = (org) => async () => {
+    problem.textContent = "";
+    const confirmed = await confirmDialog({
+      title: "Leave the organization?",
+      message: `You will no longer be a member of ${org.name}. To join again you need a new invitation.`,
+      confirmLabel: "Leave",
+    });
+    if (!confirmed) return;
+    try {
+      const path = `v1/orgs/${encodeURIComponent(org.org_id)}/members/${encodeURIComponent(me.user_id)}`;
+      await callAsUser("DELETE", path);
+    } catch (error) {
+      problem.textContent = error.message;
+      return;
+    }
+    app.refresh(`You left ${org.name}.`);
+  };
   return el(
     "section",
     { class: "card", "aria-labelledby": "organizations-title" },
     el("h2", { id: "organizations-title" }, "Organizations"),
     organizations.length
-      ? organizationsTable(organizations)
+      ? organizationsTable(organizations, leave)
       : el("p", {}, "You are not a member of any organization."),
+    problem,
     el("h3", {}, "Create an organization"),
     create,
   );
 }
 
-function organizationsTable(organizations) {
+function organizationsTable(organizations, leave) {
   return el(
     "table",
     {},
-    el("thead", {}, el("tr", {}, ...["Organization", "Your role", "2FA", "Deadline"].map((t) => el("th", { scope: "col" }, t)))),
+    tableHead("Organization", "Your role", "2FA", "Deadline", "Actions"),
     el(
       "tbody",
       {},
@@ -183,6 +279,15 @@ function organizationsTable(organizations) {
           el("td", {}, org.role),
           el("td", {}, statusLabel(org.status)),
           el("td", {}, time(org.deadline)),
+          el(
+            "td",
+            {},
+            el(
+              "button",
+              { type: "button", class: "secondary", "aria-label": `Leave ${org.name}`, onclick: leave(org) },
+              "Leave",
+            ),
+          ),
         ),
       ),
     ),
