@@ -62,7 +62,7 @@ def test_an_address_of_320_characters_works_everywhere(h):
 def test_an_unknown_field_is_refused_without_echoing_its_name(h, name):
     """The name is the client's text: of any length, even a lone surrogate that no log or JSON
     encoder could write. The message names only the fields the endpoint expects."""
-    raw = '{"email": "a@example.com", "password": "12345678", "%s": 1}' % name
+    raw = '{"email": "a@example.com", "password": "12345678", "' + name + '": 1}'
     reply = h.post("/v1/users", raw=raw)
     expect_error(reply, 400, "invalid_request")
     assert reply.body["error"]["message"] == "Unknown field; expected email, password."
