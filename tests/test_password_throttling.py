@@ -145,6 +145,22 @@ def test_a_pause_notice_that_cannot_be_queued_leaves_the_count(h, caplog):
     assert h.drain() == {}
 
 
+def test_a_pause_notice_the_mailer_refuses_is_delivered_again(h, monkeypatch):
+    from chalicelib import wiring
+    from chalicelib.worker import NoticesNotSent, password_pause_message
+
+    h.sign_up(ALICE)
+    wrong_passwords(h, ALICE, 10)
+    [message] = h.take_messages()
+    assert message == password_pause_message(ALICE, h.clock.now() + 60)
+    monkeypatch.setattr(wiring.dependencies().mailer, "send", lambda email: False)
+    with pytest.raises(NoticesNotSent):
+        h.deliver(message)
+    monkeypatch.undo()
+    assert h.deliver(message) == {"password_pause_notices": 1}
+    assert len(pause_emails(h, ALICE)) == 1
+
+
 # -- unknown addresses: the same answers, requests and hash cost --------------------------------
 
 
