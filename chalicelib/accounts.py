@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from . import enforcement, passwords, tokens
 from .dependencies import Dependencies
-from .errors import Conflict, InvalidCredentials, Unauthorized
-from .records import NewToken, Organization, Profile, UserState
-from .storage import ConditionFailed
+from .errors import Conflict, InvalidCredentials, TemporarilyUnavailable, TooManyPasswords, Unauthorized
+from .records import NewToken, Organization, PasswordCounter, Profile, UserState
+from .storage import ConditionFailed, password_counters
+from .storage.table import Part
+from .storage.users import upgrade_password_part
+from .worker import password_pause_message
+
+logger = logging.getLogger(__name__)
+
+COUNT_ATTEMPTS = 10  # writes tried when concurrent wrong passwords keep counting first
 
 
 @dataclass(frozen=True)
@@ -38,17 +46,96 @@ def sign_up(deps: Dependencies, email: str, password: str) -> dict[str, str]:
 
 def sign_in(deps: Dependencies, email: str, password: str) -> dict[str, Any]:
     """The password step. With 2FA on it yields a challenge; past an organization's deadline
-    without 2FA, only an enrollment token."""
-    user_id = deps.users.user_id_for_email(email)
-    state = deps.users.load_user(user_id) if user_id else None
+    without 2FA, only an enrollment token.
+
+    An address without an account takes the same path as a wrong password, request for request
+    (DESIGN.md, "Throttling"): one BatchGetItem (the address and its counter), one Query (the
+    user's partition; for no account, one that does not exist), one Argon2id hash and one
+    counting write; a pause that starts also hands a notice to the queue."""
+    now = deps.clock.now()
+    user_id, counter = deps.password_counters.lookup(email, now)
+    if counter.paused_until > now:
+        raise TooManyPasswords(counter.paused_until - now)  # refused unchecked, right or wrong
+    state = deps.users.load_user(user_id or _no_account(email))
     if state is None:
         passwords.burn_equal_time(password, deps.settings)
-        raise InvalidCredentials()
-    if not passwords.verify_password(password, state.profile.password_hash):
-        raise InvalidCredentials()
+        _count_wrong_password(deps, email, None, counter)
+    if not passwords.verify_password(password, state.profile.password_hash, deps.settings):
+        _count_wrong_password(deps, email, state.profile.email, counter)
+    return _after_correct_password(deps, email, password, state, counter)
 
+
+def _no_account(email: str) -> str:
+    """A user id no account has (ours are UUIDs), whose partition the password step reads for
+    an unknown address so that it makes the same Query as for a real one."""
+    return f"none-{passwords.email_digest(email)[:32]}"
+
+
+def _count_wrong_password(deps: Dependencies, email: str, owner: str | None, counter: PasswordCounter) -> NoReturn:
+    """Count one wrong password with a conditional write; from the 10th, pause and answer 429.
+    If another request counted first, read again and count on top of it. `owner` is the
+    account's email, None for an address without one."""
+    for _ in range(COUNT_ATTEMPTS):
+        now = deps.clock.now()
+        if counter.paused_until > now:
+            raise TooManyPasswords(counter.paused_until - now)  # another request started a pause
+        count = passwords.count_wrong_password(counter.failures, counter.notified_at, now)
+        try:
+            deps.password_counters.record_wrong_password(email, counter, count, now, tokens.new_id(deps.randomness))
+        except ConditionFailed:
+            counter = deps.password_counters.get(email, now)
+            continue
+        if count.notify:
+            _hand_over_pause_notice(deps, owner, count.paused_until)
+        if count.paused_until:
+            raise TooManyPasswords(count.paused_until - now)
+        raise InvalidCredentials()
+    raise TemporarilyUnavailable()  # nothing was counted by this request
+
+
+def _hand_over_pause_notice(deps: Dependencies, owner: str | None, until: int) -> None:
+    """The queue worker emails the owner; the message goes for an unknown address too."""
+    try:
+        deps.queue.send([password_pause_message(owner, until)])
+    except TemporarilyUnavailable:
+        # The count stands (a 503 would claim nothing changed); only this notice is lost.
+        logger.warning("password pause notice not queued")
+
+
+def _after_correct_password(
+    deps: Dependencies, email: str, password: str, state: UserState, counter: PasswordCounter
+) -> dict[str, Any]:
+    """A correct password that was not refused clears the wrong-password count, whether or not
+    2FA is on: only someone who knows the password can, and it gains them nothing they lack.
+    (The second-factor counter is another matter: only a second factor clears it.) An older
+    hash is replaced by one at today's parameters. Both go with the token, in one request."""
+    parts: list[Part] = []
+    if counter.failures:
+        parts.append(password_counters.reset_part(email, deps.clock.now()))
+    stored = state.profile.password_hash
+    if passwords.needs_upgrade(stored, deps.settings):
+        new_hash = passwords.hash_password(password, deps.settings, deps.randomness)
+        parts.append(upgrade_password_part(state.profile.user_id, stored, new_hash))
+    while True:
+        try:
+            return _tokens_for(deps, state, tuple(parts))
+        except ConditionFailed as failed:
+            if "counter" in failed.parts:
+                # A pause began since we read, or the counter was forgotten meanwhile.
+                now = deps.clock.now()
+                fresh = deps.password_counters.get(email, now)
+                if fresh.paused_until > now:
+                    raise TooManyPasswords(fresh.paused_until - now) from None
+            # Or the hash changed meanwhile (another sign-in upgraded it): it can wait for the next.
+            remaining = [part for part in parts if part[0] not in failed.parts]
+            if len(remaining) == len(parts):
+                raise  # not a condition of ours: cannot happen, but never loop on it
+            parts = remaining
+
+
+def _tokens_for(deps: Dependencies, state: UserState, parts: tuple[Part, ...]) -> dict[str, Any]:
     if state.two_factor_enabled:
-        token, expires_at = issue_token(deps, state, tokens.CHALLENGE)
+        token, expires_at = issue_token(deps, state, tokens.CHALLENGE, parts)
         return {
             "status": "two_factor_required",
             "challenge_token": token,
@@ -60,14 +147,14 @@ def sign_in(deps: Dependencies, email: str, password: str) -> dict[str, Any]:
     owed = organizations_owing_enrollment(deps, state)
     locked = [(org, deadline) for org, deadline in owed if deadline <= now]
     if locked:
-        token, expires_at = issue_token(deps, state, tokens.ENROLLMENT)
+        token, expires_at = issue_token(deps, state, tokens.ENROLLMENT, parts)
         return {
             "status": "enrollment_required",
             "enrollment_token": token,
             "expires_at": expires_at,
             "organizations": [{"org_id": org.org_id, "name": org.name} for org, _ in locked],
         }
-    token, expires_at = issue_token(deps, state, tokens.SESSION)
+    token, expires_at = issue_token(deps, state, tokens.SESSION, parts)
     result = {"status": "signed_in", "session_token": token, "expires_at": expires_at}
     deadline = enforcement.earliest_deadline([deadline for _, deadline in owed])
     if deadline is not None:
@@ -93,11 +180,12 @@ def organizations_owing_enrollment(deps: Dependencies, state: UserState) -> list
     return owed
 
 
-def issue_token(deps: Dependencies, state: UserState, kind: str) -> tuple[str, str]:
+def issue_token(deps: Dependencies, state: UserState, kind: str, parts: tuple[Part, ...] = ()) -> tuple[str, str]:
+    """A new token of `kind`, written with `parts` in one request."""
     token = tokens.new_token(state.profile.user_id, deps.randomness)
     expires_at = deps.clock.now() + tokens.LIFETIMES[kind]
     deps.users.put_token(
-        state.profile.user_id, NewToken(tokens.token_hash(token), kind, expires_at, state.profile.session_epoch)
+        state.profile.user_id, NewToken(tokens.token_hash(token), kind, expires_at, state.profile.session_epoch), parts
     )
     return token, _format(expires_at)
 

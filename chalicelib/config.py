@@ -10,6 +10,9 @@ import os
 from dataclasses import dataclass
 
 ISSUER = "AegisRunner"
+ARGON2_MEMORY_KIB = 65536  # chosen from measurements: README.md, "Performance"
+ARGON2_TIME_COST = 2
+ARGON2_PARALLELISM = 1
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,11 @@ class Settings:
     # sending rate: each sends at most ses_sends_per_second / worker_concurrency a second.
     ses_sends_per_second: float = 14.0  # 0: unpaced (tests, the local stack)
     worker_concurrency: int = 5  # the worker's reserved concurrency on AWS
-    scrypt_n: int = 2**14
-    scrypt_r: int = 8
-    scrypt_p: int = 1
+    # Argon2id for passwords (DESIGN.md, "Throttling"); stored hashes carry their own parameters,
+    # so raising these upgrades each account at its next correct sign-in.
+    argon2_memory_kib: int = ARGON2_MEMORY_KIB
+    argon2_time_cost: int = ARGON2_TIME_COST
+    argon2_parallelism: int = ARGON2_PARALLELISM
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -42,5 +47,7 @@ class Settings:
             deadline_shards=int(env.get("AEGIS_DEADLINE_SHARDS", "4")),
             ses_sends_per_second=float(env.get("AEGIS_SES_SENDS_PER_SECOND", "14")),
             worker_concurrency=int(env.get("AEGIS_WORKER_CONCURRENCY", "5")),
-            scrypt_n=int(env.get("AEGIS_SCRYPT_N", str(2**14))),
+            argon2_memory_kib=int(env.get("AEGIS_ARGON2_MEMORY_KIB", str(ARGON2_MEMORY_KIB))),
+            argon2_time_cost=int(env.get("AEGIS_ARGON2_TIME_COST", str(ARGON2_TIME_COST))),
+            argon2_parallelism=int(env.get("AEGIS_ARGON2_PARALLELISM", str(ARGON2_PARALLELISM))),
         )

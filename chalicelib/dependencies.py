@@ -15,6 +15,7 @@ from .storage.due_index import DueIndex
 from .storage.invitations import Invitations
 from .storage.notices import Notices
 from .storage.organizations import Organizations
+from .storage.password_counters import PasswordCounters
 from .storage.second_factors import SecondFactors
 from .storage.support import Resets
 from .storage.users import Users
@@ -24,6 +25,7 @@ from .storage.users import Users
 class Dependencies:
     settings: Settings
     users: Users
+    password_counters: PasswordCounters
     second_factors: SecondFactors
     orgs: Organizations
     invitations: Invitations

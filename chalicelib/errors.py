@@ -78,6 +78,11 @@ class TooManyAttempts(RetryLater):
     message = "Too many wrong codes. Wait before trying again."
 
 
+class TooManyPasswords(RetryLater):
+    status, code = 429, "too_many_attempts"
+    message = "Too many wrong passwords for this email. Wait before trying again."
+
+
 class TooManyInvitations(RetryLater):
     status, code = 429, "too_many_attempts"
     message = "Too many invitations: at most 100 an organization a day and 20 a person an hour."

@@ -61,6 +61,16 @@ def second_factor_lockout(to: str, until: int) -> Email:
     )
 
 
+def password_pause(to: str, until: int) -> Email:
+    return Email(
+        to,
+        "Too many wrong passwords",
+        "Many wrong passwords were entered for your AegisRunner account, so signing in is paused "
+        f"until {format_time(until)}. If it happens again today, we will not email you again." + SIGNATURE,
+        "password_pause",
+    )
+
+
 def enforcement_started(to: str, org_name: str, deadline: int) -> Email:
     return Email(
         to,

@@ -23,6 +23,17 @@ class Profile:
 
 
 @dataclass(frozen=True)
+class PasswordCounter:
+    """The wrong-password counter of one email address, as the password step reads it. An absent
+    counter, or one past its TTL that DynamoDB has not deleted yet, counts as zero."""
+
+    failures: int = 0  # consecutive wrong passwords
+    paused_until: int = 0
+    notified_at: int = 0  # the owner was last emailed of a pause then
+    stored_failures: int | None = None  # what the item holds (None: no item): the next write checks it
+
+
+@dataclass(frozen=True)
 class TotpState:
     status: str  # PENDING until confirmed, then ACTIVE
     sealed_secret: dict[str, Any]

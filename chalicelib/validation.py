@@ -1,13 +1,14 @@
 """Request-body rules: JSON objects with exactly the expected fields and types.
 
 Every failure is an `InvalidRequest` (400) or `PayloadTooLarge` (413) with a
-message that names the field but never echoes its value.
+message that names only fields we expect, never a value or a name the client sent.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,11 @@ from . import backup_codes
 from .errors import InvalidRequest, PayloadTooLarge
 
 MAX_BODY_BYTES = 16 * 1024
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+MAX_EMAIL_LENGTH = 320  # 64 for the local part, "@", 255 for the domain
+_EMAIL = re.compile(r"[^@]{1,64}@[^@]+\.[^@]+")
+# Control, format (zero-width, bidi overrides), surrogate and private-use characters, and every
+# kind of space: an address holding one could never be mailed, or would not show as it is.
+_NOT_IN_EMAILS = frozenset({"Cc", "Cf", "Cs", "Co", "Zs", "Zl", "Zp"})
 _DIGITS = re.compile(r"[0-9]{6}")
 
 
@@ -45,9 +50,9 @@ def parse_body(raw: bytes | None, content_type: str | None, fields: dict[str, Fi
         raise InvalidRequest("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
-    unknown = sorted(set(body) - set(fields))
-    if unknown:
-        raise InvalidRequest(f"Unknown field: {unknown[0][:64]}.")
+    if set(body) - set(fields):
+        # The unknown name is not echoed: it is the client's text, of any length or content.
+        raise InvalidRequest(f"Unknown field; expected {', '.join(fields)}." if fields else "Unknown field; send none.")
     for name, field in fields.items():
         if name not in body:
             if field.required:
@@ -125,9 +130,15 @@ def query(params: Mapping[str, str] | None, known: dict[str, Param]) -> dict[str
 
 
 def email(value: str) -> str:
-    normalised = value.strip().lower()
-    if len(normalised) > 254 or not _EMAIL.fullmatch(normalised):
-        raise InvalidRequest("Field email must be an email address.")
+    """An address as we store it: lower case. Whitespace (around it too) and control characters
+    are refused rather than removed, so what is stored is what the client sent."""
+    normalised = value.lower()
+    if (
+        len(normalised) > MAX_EMAIL_LENGTH
+        or any(ch.isspace() or unicodedata.category(ch) in _NOT_IN_EMAILS for ch in value)
+        or not _EMAIL.fullmatch(normalised)
+    ):
+        raise InvalidRequest(f"Field email must be an email address of at most {MAX_EMAIL_LENGTH} characters.")
     return normalised
 
 

@@ -46,6 +46,7 @@ def _build() -> Dependencies:
     from .storage.invitations import Invitations
     from .storage.notices import Notices
     from .storage.organizations import Organizations
+    from .storage.password_counters import PasswordCounters
     from .storage.second_factors import SecondFactors
     from .storage.support import Resets
     from .storage.table import Table
@@ -58,6 +59,7 @@ def _build() -> Dependencies:
     return Dependencies(
         settings=settings,
         users=Users(table),
+        password_counters=PasswordCounters(table),
         second_factors=SecondFactors(table),
         orgs=Organizations(table, due_index),
         invitations=Invitations(table),

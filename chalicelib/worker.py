@@ -12,6 +12,10 @@ Messages (JSON, built by the functions below):
 - `reset`: complete one support reset whose time has come.
 - `count`: one page of an organization's members counted by status; the last page stores
   the count, which `GET /v1/orgs/{id}/security` answers with.
+- `password_pause`: email an account's owner that wrong passwords paused signing in. The
+  password step sends one whenever a pause starts and the owner was not told of one that day,
+  also for an address without an account (with no recipient), so that its requests do not
+  tell which addresses have one.
 
 An email is sent at most once: a worker killed between claiming a notice and sending it
 loses that one email rather than risk a second copy.
@@ -74,6 +78,10 @@ def recount_message(
     }
 
 
+def password_pause_message(to: str | None, until: int) -> dict[str, Any]:
+    return {"kind": "password_pause", "to": to, "until": until}
+
+
 # -- handling -----------------------------------------------------------------------------------
 
 
@@ -84,6 +92,7 @@ def handle(deps: Dependencies, message: dict[str, Any]) -> dict[str, int]:
         "notices": _send_notices,
         "reset": _complete_reset,
         "count": _count,
+        "password_pause": _send_password_pause,
     }
     handler = handlers.get(message.get("kind", ""))
     if handler is None:
@@ -163,6 +172,14 @@ def _count(deps: Dependencies, message: dict[str, Any]) -> dict[str, int]:
     else:
         deps.orgs.record_tally(org_id, tally, message["as_of"])
     return {"members_counted": len(members)}
+
+
+def _send_password_pause(deps: Dependencies, message: dict[str, Any]) -> dict[str, int]:
+    if message["to"] is None:
+        return {"password_pause_notices": 0}  # the address has no account: nobody to tell
+    if not deps.mailer.send(notifications.password_pause(message["to"], message["until"])):
+        raise NoticesNotSent("the password pause notice was not sent")
+    return {"password_pause_notices": 1}
 
 
 def _current_organization(deps: Dependencies, org_id: str, enforced_at: int, stage: int) -> Organization | None:

@@ -24,6 +24,8 @@ from . import moto_local, stack
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 START = "2026-11-27T09:00:00Z"
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a demo password
+# Cheap Argon2id keeps the suite fast; production uses the defaults of chalicelib/config.py.
+CHEAP_PASSWORD_HASHING = {"AEGIS_ARGON2_MEMORY_KIB": "64", "AEGIS_ARGON2_TIME_COST": "1"}
 
 
 @dataclass
@@ -36,13 +38,11 @@ class Reply:
 class Harness:
     """`with Harness() as h:` starts moto, creates the table, key and sender, and serves the app."""
 
-    def __init__(self, start: str = START, seed: str | None = None, scrypt_n: int = 2**10) -> None:
+    def __init__(self, start: str = START, seed: str | None = None) -> None:
         self.clock = ManualClock(start)
         self.failed_messages: list[str] = []
         self.secrets: dict[str, str] = {}  # email -> TOTP secret, of users made by user_with_two_factor
         self._seed = seed
-        # Cheap scrypt keeps the suite fast; production uses AEGIS_SCRYPT_N=16384 or more.
-        self._scrypt_n = scrypt_n
 
     def __enter__(self) -> Harness:
         from chalice.test import Client
@@ -50,7 +50,7 @@ class Harness:
 
         moto_local.install()  # the same moto as `make run`: one lock, transactions that copy only their items
         stack.use_local_environment()
-        os.environ["AEGIS_SCRYPT_N"] = str(self._scrypt_n)
+        os.environ.update(CHEAP_PASSWORD_HASHING)
         self._mock = mock_aws()
         self._mock.start()
         stack.provision()
@@ -66,7 +66,8 @@ class Harness:
         self.client.__exit__(None, None, None)
         wiring.reset()
         self._mock.stop()
-        os.environ.pop("AEGIS_SCRYPT_N", None)
+        for name in CHEAP_PASSWORD_HASHING:
+            os.environ.pop(name, None)
 
     # -- HTTP ------------------------------------------------------------------------------
 

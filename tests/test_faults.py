@@ -157,7 +157,7 @@ def test_throttled_failure_count_is_unavailable_and_counts_nothing(h):
 def test_throttled_reads_are_unavailable(h):
     token, secret, _ = h.user_with_two_factor("alice@example.com")
     for operation, request in [
-        ("GetItem", lambda: h.sign_in("alice@example.com")),
+        ("BatchGetItem", lambda: h.sign_in("alice@example.com")),
         ("Query", lambda: h.sign_in("alice@example.com")),
         ("BatchGetItem", lambda: h.get("/v1/me/security", token=token)),
     ]:

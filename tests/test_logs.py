@@ -100,7 +100,11 @@ def full_flows(h, seen):
     h.post("/v1/users", {"email": "alice@example.com", "password": PASSWORD})  # 409
     h.post("/v1/users", {"email": "x@example.com", "password": PASSWORD, "admin": True})  # unknown field
     h.post("/v1/users", raw='{"email": "x@example.com", "password": "' + PASSWORD + '"')  # malformed
-    h.sign_in("alice@example.com", "wrong " + PASSWORD)
+    for _ in range(10):  # into a password pause, its notice through the queue; and an unknown email
+        h.sign_in("alice@example.com", "wrong " + PASSWORD)
+        h.sign_in("nobody@example.com", PASSWORD)
+    h.drain()
+    h.clock.advance(60)
     session = keep(h.sign_in("alice@example.com"), "session_token").body["session_token"]
     seen.secrets.append(h.post(ENROLL, token=session).body["secret"])
     secret = h.post(ENROLL, token=session).body["secret"]

@@ -253,7 +253,7 @@ def test_parse_body_requires_the_json_content_type(content_type):
 
 def test_parse_body_names_unknown_and_missing_fields_without_echoing_values():
     message = refused(b'{"email": "a@example.com", "password": "hunter2hunter2", "extra": "x"}')
-    assert message == "Unknown field: extra."
+    assert message == "Unknown field; expected email, password."
     assert refused(b'{"email": "a@example.com"}') == "Missing field: password."
     message = refused(b'{"email": "a@example.com", "password": "short"}')
     assert "short" not in message and "password" in message
@@ -331,8 +331,10 @@ def test_backup_code_field_normalises_or_refuses():
         validation.backup_code("123456")
 
 
-@pytest.mark.parametrize(("typed", "normalised"), [("Alice@Example.COM", "alice@example.com"), (" a@b.co ", "a@b.co")])
-def test_email_is_normalised(typed, normalised):
+@pytest.mark.parametrize(
+    ("typed", "normalised"), [("Alice@Example.COM", "alice@example.com"), ("Zoë@Exämple.de", "zoë@exämple.de")]
+)
+def test_email_is_normalised_to_lower_case(typed, normalised):
     assert validation.email(typed) == normalised
 
 
@@ -342,9 +344,46 @@ def test_email_refuses_what_is_not_an_address(typed):
         validation.email(typed)
 
 
-def test_email_refuses_over_254_characters():
+CONTROL_AND_SPACE = [
+    "\x00",  # NUL
+    "\x07",  # BEL
+    "\x1b[31m",  # an ESC sequence
+    "\x7f",  # DEL
+    "\x85",  # NEL, a C1 control
+    "\u200b",  # zero-width space (a format character)
+    "\u202e",  # right-to-left override
+    "\ue000",  # private use
+    " ",
+    "\t",
+    "\n",
+    "\u00a0",  # no-break space
+    "\u3000",  # ideographic space
+    "\u2028",  # line separator
+]
+
+
+@pytest.mark.parametrize("where", ["start", "local", "domain", "end"])
+@pytest.mark.parametrize("char", CONTROL_AND_SPACE)
+def test_email_refuses_control_characters_and_whitespace_anywhere(char, where):
+    email = {
+        "start": f"{char}alice@example.com",
+        "local": f"ali{char}ce@example.com",
+        "domain": f"alice@exa{char}mple.com",
+        "end": f"alice@example.com{char}",
+    }[where]
+    with pytest.raises(InvalidRequest) as caught:
+        validation.email(email)
+    assert caught.value.message == "Field email must be an email address of at most 320 characters."
+
+
+def test_email_is_at_most_320_characters():
+    longest = "a" * 64 + "@" + "b" * 251 + ".com"
+    assert len(longest) == 320
+    assert validation.email(longest) == longest
     with pytest.raises(InvalidRequest):
-        validation.email("a@" + "b" * 250 + ".com")
+        validation.email("a" * 64 + "@" + "b" * 252 + ".com")
+    with pytest.raises(InvalidRequest):
+        validation.email("a" * 65 + "@example.com")  # a local part is at most 64
 
 
 def test_exactly_one_of_two_fields():
@@ -506,16 +545,73 @@ def test_malformed_tokens_do_not_parse(token):
     assert tokens.parse_token(token) is None
 
 
-def test_password_hash_is_salted_scrypt_and_verifies():
-    settings = Settings("t", "k", "s", scrypt_n=2**10)
-    first = passwords.hash_password("correct horse", settings, SystemRandomness())
-    second = passwords.hash_password("correct horse", settings, SystemRandomness())
-    assert first.startswith("scrypt$1024$8$1$")
+CHEAP = Settings("t", "k", "s", argon2_memory_kib=64, argon2_time_cost=1)
+
+
+def test_password_hash_is_salted_argon2id_at_the_configured_parameters_and_verifies():
+    first = passwords.hash_password("correct horse", CHEAP, SystemRandomness())
+    second = passwords.hash_password("correct horse", CHEAP, SystemRandomness())
+    assert first.startswith("$argon2id$v=19$m=64,t=1,p=1$")
     assert first != second
     assert "correct horse" not in first
-    assert passwords.verify_password("correct horse", first)
-    assert not passwords.verify_password("correct horsf", first)
-    passwords.burn_equal_time("whatever", settings)
+    assert passwords.verify_password("correct horse", first, CHEAP)
+    assert not passwords.verify_password("correct horsf", first, CHEAP)
+    assert not passwords.needs_upgrade(first, CHEAP)
+
+
+def test_password_hashing_defaults_are_at_least_owasps_argon2id():
+    settings = Settings("t", "k", "s")
+    assert settings.argon2_memory_kib >= 19 * 1024
+    assert settings.argon2_time_cost >= 2
+    assert settings.argon2_parallelism == 1
+
+
+def test_password_hashing_parameters_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("AEGIS_ARGON2_MEMORY_KIB", "128")
+    monkeypatch.setenv("AEGIS_ARGON2_TIME_COST", "3")
+    monkeypatch.setenv("AEGIS_ARGON2_PARALLELISM", "2")
+    settings = Settings.from_environment()
+    assert passwords.hash_password("pw", settings, SystemRandomness()).startswith("$argon2id$v=19$m=128,t=3,p=2$")
+
+
+def test_a_hash_made_with_other_parameters_verifies_and_needs_an_upgrade():
+    older = passwords.hash_password("correct horse", CHEAP, SystemRandomness())
+    stronger = Settings("t", "k", "s", argon2_memory_kib=128, argon2_time_cost=2)
+    assert passwords.verify_password("correct horse", older, stronger)
+    assert passwords.needs_upgrade(older, stronger)
+
+
+def test_scrypt_hashes_of_older_accounts_verify_and_need_an_upgrade():
+    # made by the scrypt code this project used before Argon2id: scrypt$N$r$p$salt$digest
+    stored = _scrypt_hash("correct horse", n=2**10)
+    assert passwords.verify_password("correct horse", stored, CHEAP)
+    assert not passwords.verify_password("correct horsf", stored, CHEAP)
+    assert passwords.needs_upgrade(stored, CHEAP)
+
+
+def test_a_malformed_argon2id_hash_verifies_nothing():
+    assert not passwords.verify_password("x", "$argon2id$v=19$m=64,t=1,p=1$garbage", CHEAP)
+
+
+def test_an_unknown_email_costs_one_hash_at_the_configured_parameters(monkeypatch):
+    import argon2
+
+    made = []
+    real = argon2.PasswordHasher.hash
+    monkeypatch.setattr(argon2.PasswordHasher, "hash", lambda self, *a, **k: made.append(self) or real(self, *a, **k))
+    passwords.burn_equal_time("whatever", CHEAP)
+    assert [(h.memory_cost, h.time_cost, h.parallelism) for h in made] == [(64, 1, 1)]
+
+
+def _scrypt_hash(password: str, n: int) -> str:
+    import base64
+    import os
+
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    salt = os.urandom(16)
+    digest = Scrypt(salt=salt, length=32, n=n, r=8, p=1).derive(password.encode())
+    return f"scrypt${n}$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
 def test_times_are_iso_8601_utc_with_z():

@@ -4,6 +4,7 @@ One table, string keys `pk`/`sk`, TTL attribute `ttl`, and the sparse index `dea
 (`due_pk`/`due_sk`). Each module documents the items it owns:
 
 - `users`: profiles, email addresses, tokens;
+- `password_counters`: wrong passwords per email address, keyed by its hash;
 - `second_factors`: TOTP secrets and backup codes;
 - `organizations`: organizations and their members;
 - `notices`: claims on enforcement notices;

@@ -23,6 +23,10 @@ def user_pk(user_id: str) -> str:
     return f"USER#{user_id}"
 
 
+def email_key(email: str) -> Key:
+    return (f"EMAIL#{email}", "EMAIL")
+
+
 def profile_key(user_id: str) -> dict[str, Any]:
     return key(user_pk(user_id), "PROFILE")
 
@@ -46,7 +50,7 @@ class Users:
         )
 
     def user_id_for_email(self, email: str) -> str | None:
-        item = self._table.get(f"EMAIL#{email}", "EMAIL")
+        item = self._table.get(*email_key(email))
         return item["user_id"] if item else None
 
     def load_user(self, user_id: str) -> UserState | None:
@@ -98,8 +102,16 @@ class Users:
         item = self._table.get(user_pk(user_id), "PROFILE")
         return profile_of(item) if item else None
 
-    def put_token(self, user_id: str, token: NewToken) -> None:
-        self._table.put(token_item(user_id, token))
+    def put_token(self, user_id: str, token: NewToken, parts: tuple[Part, ...] = ()) -> None:
+        """The token, alone or in one transaction with `parts` (ConditionFailed naming those that
+        failed). Either way one request."""
+        if not parts:
+            self._table.put(token_item(user_id, token))
+            return
+        self._table.transact(
+            [("token", put(token_item(user_id, token))), *parts],
+            marker=(f"TOKEN#{user_id}", token.token_hash),  # a new random token: only this call creates it
+        )
 
     def delete_token(self, user_id: str, token_hash: str) -> None:
         self._table.delete(f"TOKEN#{user_id}", token_hash)
@@ -224,6 +236,19 @@ def reset_failures(
         condition += " AND memberships = :memberships"
         values[":memberships"] = memberships
     return update(profile_key(user_id), expression, condition, values)
+
+
+def upgrade_password_part(user_id: str, old_hash: str, new_hash: str) -> Part:
+    """Replace a verified hash by one at today's parameters, unless it changed since it was read."""
+    return (
+        "password",
+        update(
+            profile_key(user_id),
+            "SET password_hash = :new",
+            "password_hash = :old",
+            {":new": new_hash, ":old": old_hash},
+        ),
+    )
 
 
 def join_part(user_id: str, org_id: str) -> Part:
