@@ -103,9 +103,22 @@ class Organizations:
             memberships_moved_part(after.user_id),
             audit.part(event),
         ]
+        guard_part = membership_guard_part(after, guard)
+        if owners_change and guard_part is not None and guard_part[0] == "policy":
+            # A transaction may touch an item once: the owner count's update on the organization
+            # also checks its policy, and a failure is told apart by reading the policy again.
+            parts.append(_owners_part(after.org_id, owners_change, policy_off=True))
+            try:
+                self._table.transact(parts, marker=audit.marker(event))
+            except ConditionFailed as failed:
+                if OWNERS_OR_POLICY not in failed.parts:
+                    raise
+                org = self.get_organization(after.org_id)
+                which = "policy" if org is None or org.require_two_factor else "owners"
+                raise ConditionFailed(failed.parts - {OWNERS_OR_POLICY} | {which}) from None
+            return
         if owners_change:
             parts.append(_owners_part(after.org_id, owners_change))
-        guard_part = membership_guard_part(after, guard)
         if guard_part is not None:
             parts.append(guard_part)
         self._table.transact(parts, marker=audit.marker(event))
@@ -321,10 +334,21 @@ def membership_guard_part(member: Membership, guard: str) -> Part | None:
     return None
 
 
-def _owners_part(org_id: str, change: int) -> Part:
-    """Count owners up or down; an organization never loses its last owner."""
-    condition = "attribute_exists(pk)" if change > 0 else "owners > :one"
-    return ("owners", update(org_key(org_id), "ADD owners :change", condition, {":change": change, ":one": 1}))
+OWNERS_OR_POLICY = "owners_or_policy"
+
+
+def _owners_part(org_id: str, change: int, policy_off: bool = False) -> Part:
+    """Count owners up or down; an organization never loses its last owner. With `policy_off`,
+    only while the organization does not require 2FA."""
+    values: dict[str, Any] = {":change": change}
+    if change > 0:
+        condition = "attribute_exists(pk)"
+    else:
+        condition, values[":one"] = "owners > :one", 1  # DynamoDB refuses a value no expression uses
+    if policy_off:
+        condition, values[":off"] = f"{condition} AND require_two_factor = :off", False
+    label = OWNERS_OR_POLICY if policy_off else "owners"
+    return (label, update(org_key(org_id), "ADD owners :change", condition, values))
 
 
 def _prefixed(attributes: dict[str, str]) -> dict[str, str]:
