@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import enforcement, passwords, tokens
+from . import enforcement, observability, passwords, tokens
 from .dependencies import Dependencies
 from .errors import Conflict, InvalidCredentials, Unauthorized
 from .records import NewToken, Organization, Profile, UserState
@@ -43,8 +43,10 @@ def sign_in(deps: Dependencies, email: str, password: str) -> dict[str, Any]:
     state = deps.users.load_user(user_id) if user_id else None
     if state is None:
         passwords.burn_equal_time(password, deps.settings)
+        observability.count(observability.WRONG_PASSWORDS)
         raise InvalidCredentials()
     if not passwords.verify_password(password, state.profile.password_hash):
+        observability.count(observability.WRONG_PASSWORDS)
         raise InvalidCredentials()
 
     if state.two_factor_enabled:
@@ -72,6 +74,7 @@ def sign_in(deps: Dependencies, email: str, password: str) -> dict[str, Any]:
     deadline = enforcement.earliest_deadline([deadline for _, deadline in owed])
     if deadline is not None:
         result["two_factor_deadline"] = _format(deadline)
+    observability.count(observability.SIGN_INS)
     return result
 
 
