@@ -109,6 +109,18 @@ def describe(record: Record, function: str, permissions: set[tuple[str, str]]) -
     return "\n".join(lines)
 
 
+def mismatch(record: Record, function: str) -> str:
+    """How the function's policy differs from what its requests needed; empty if it does not."""
+    expected = {p for p in record.permissions(function) if not p[0].startswith("kms:")} | runtime_needs(function)
+    allowed = granted(function)
+    if allowed == expected:
+        return ""
+    return (
+        f"{function}: allowed but never needed:\n{describe(record, function, allowed - expected)}\n"
+        f"needed but not allowed:\n{describe(record, function, expected - allowed)}"
+    )
+
+
 # -- the comparison, over the whole suite ----------------------------------------------------------------
 
 
@@ -120,13 +132,7 @@ def test_each_function_may_do_exactly_what_it_did_in_the_tests(aws_calls: Record
     assert not unreached, "no test makes these requests, so no policy is checked against them:\n" + "\n".join(unreached)
 
     for function in FUNCTIONS:
-        needs = aws_calls.permissions(function)
-        expected = {p for p in needs if not p[0].startswith("kms:")} | runtime_needs(function)
-        allowed = granted(function)
-        assert allowed == expected, (
-            f"{function}: allowed but never needed:\n{describe(aws_calls, function, allowed - expected)}\n"
-            f"needed but not allowed:\n{describe(aws_calls, function, expected - allowed)}"
-        )
+        assert not mismatch(aws_calls, function), mismatch(aws_calls, function)
     # KMS: the key's own policy grants the API function exactly what it used; nobody else uses it.
     used = {action for action, _ in aws_calls.permissions("api_handler") if action.startswith("kms:")}
     assert key_users() == {"ApiHandlerRole": used}
@@ -250,3 +256,19 @@ def test_every_line_that_makes_a_request_is_found_in_the_code() -> None:
 )
 def test_dynamodb_refusals_that_moto_lets_through_are_refused_in_the_tests(request_: Any, refused: bool) -> None:
     assert (dynamodb_refusal("TransactWriteItems", request_) is not None) == refused
+
+
+def test_the_comparison_sees_a_permission_too_many_and_one_too_few() -> None:
+    """The hourly function's policy against records of what it needs, one with a request it
+    never makes and one without a request it does make."""
+    site = call_sites()[0]
+    needs = {("dynamodb:Query", "index/deadline-index"), ("dynamodb:UpdateItem", "table"), ("sqs:SendMessage", "queue")}
+    exact = Record()
+    exact.add("enforcement_sweep", needs, {site})
+    assert mismatch(exact, "enforcement_sweep") == ""
+    more = Record()
+    more.add("enforcement_sweep", needs | {("ses:SendEmail", "identity")}, {site})
+    assert "needed but not allowed:\n  ('ses:SendEmail', 'identity')" in mismatch(more, "enforcement_sweep")
+    fewer = Record()
+    fewer.add("enforcement_sweep", needs - {("dynamodb:UpdateItem", "table")}, {site})
+    assert "allowed but never needed:\n  ('dynamodb:UpdateItem', 'table')" in mismatch(fewer, "enforcement_sweep")
