@@ -70,8 +70,9 @@ package: install
 	AWS_DEFAULT_REGION=$(REGION) $(BIN)/chalice package --stage $(STAGE) \
 		--merge-template infra/template.json $(DIST)/$(STAGE)
 
-## make deploy STAGE=prod BUCKET=... SENDER_EMAIL=... ALARM_EMAIL=...: package, upload, then create
-## or update the CloudFormation stack $(STACK). Needs the AWS CLI and credentials (README.md, "Deploy to AWS").
+## make deploy STAGE=prod BUCKET=... SENDER_EMAIL=... ALARM_EMAIL=... [PARAMETERS="Name=value ..."]: package,
+## upload, then create or update the CloudFormation stack $(STACK). Needs the AWS CLI and credentials
+## (README.md, "Deploy to AWS").
 STACK ?= aegis-2fa-$(STAGE)
 
 deploy:
@@ -85,6 +86,6 @@ deploy:
 	aws cloudformation deploy --region $(REGION) --stack-name $(STACK) \
 		--template-file $(DIST)/$(STAGE)/packaged.json --s3-bucket $(BUCKET) --s3-prefix $(STACK) \
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
-		--parameter-overrides SenderEmail=$(SENDER_EMAIL) AlarmEmail=$(ALARM_EMAIL)
+		--parameter-overrides SenderEmail=$(SENDER_EMAIL) AlarmEmail=$(ALARM_EMAIL) $(PARAMETERS)
 	aws cloudformation describe-stacks --region $(REGION) --stack-name $(STACK) \
 		--query 'Stacks[0].Outputs' --output table

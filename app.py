@@ -2,7 +2,8 @@
 
 Routes parse input, call one service function and shape the response. Errors are
 mapped to HTTP in one place, `api`; every answer gets the same security headers in
-`security_headers`. Nothing here creates an AWS client at import.
+`security_headers`; every invocation is logged and measured through `observe`. Nothing
+here creates an AWS client at import.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from chalicelib import (
     accounts,
     enforcement,
     membership,
+    observability,
     organizations,
     overview,
     support,
@@ -35,7 +37,9 @@ from chalicelib.dependencies import Dependencies
 from chalicelib.errors import NotFound, ServiceError
 from chalicelib.validation import Field
 
-app = Chalice(app_name="aegis-2fa")
+# Chalice's own logger (it reports unhandled exceptions) writes through the root logger, so on
+# Lambda its lines are JSON like ours (`observability`).
+app = Chalice(app_name="aegis-2fa", configure_logs=False)
 app.log.setLevel(logging.INFO)
 
 # Every content type reaches the view, which answers a wrong one with our own 400.
@@ -78,6 +82,21 @@ def error_response(error: ServiceError) -> Response:
 
 def unknown_route() -> NotFound:
     return NotFound("No such endpoint.")
+
+
+@app.middleware("all")
+def observe(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Every invocation, of any function: its keys on each log line, its metrics written at the end."""
+    context = event.lambda_context if isinstance(event, Request) else event.context
+    keys = {
+        "function": getattr(context, "function_name", None),
+        "function_request_id": getattr(context, "aws_request_id", None),
+    }
+    if isinstance(event, Request):
+        route = event.context.get("resourcePath")  # the template, e.g. /v1/orgs/{org_id}: no ids
+        keys.update(request_id=event.context.get("requestId"), method=event.method, route=route)
+    with observability.invocation(**keys):
+        return get_response(event)
 
 
 @app.middleware("http")
@@ -128,7 +147,9 @@ def web_url() -> str:
 
 
 def caller(kinds: frozenset[str]) -> accounts.Principal:
-    return accounts.authenticate(deps(), request().headers.get("authorization"), kinds)
+    principal = accounts.authenticate(deps(), request().headers.get("authorization"), kinds)
+    observability.identify(principal.user_id)
+    return principal
 
 
 def second_factor(fields: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from . import enforcement, passwords, tokens
+from . import enforcement, observability, passwords, tokens
 from .dependencies import Dependencies
 from .errors import Conflict, InvalidCredentials, TemporarilyUnavailable, TooManyPasswords, Unauthorized
 from .records import NewToken, Organization, PasswordCounter, Profile, UserState
@@ -75,6 +75,7 @@ def _count_wrong_password(deps: Dependencies, email: str, owner: str | None, cou
     """Count one wrong password with a conditional write; from the 10th, pause and answer 429.
     If another request counted first, read again and count on top of it. `owner` is the
     account's email, None for an address without one."""
+    observability.count(observability.WRONG_PASSWORDS)
     for _ in range(COUNT_ATTEMPTS):
         now = deps.clock.now()
         if counter.paused_until > now:
@@ -159,6 +160,7 @@ def _tokens_for(deps: Dependencies, state: UserState, parts: tuple[Part, ...]) -
     deadline = enforcement.earliest_deadline([deadline for _, deadline in owed])
     if deadline is not None:
         result["two_factor_deadline"] = _format(deadline)
+    observability.count(observability.SIGN_INS)
     return result
 
 

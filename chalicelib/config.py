@@ -21,6 +21,7 @@ class Settings:
     kms_key_id: str
     sender_email: str
     queue_url: str = ""
+    ses_configuration_set: str = ""  # named in every email, so SES measures bounces and complaints
     web_url: str = ""  # where the web pages are served: invitation links point there
     support_reset_hours: int = 24
     deadline_shards: int = 4
@@ -42,6 +43,7 @@ class Settings:
             kms_key_id=env.get("AEGIS_KMS_KEY_ID", "alias/aegis-2fa"),
             sender_email=env.get("AEGIS_SENDER_EMAIL", "no-reply@aegisrunner.test"),
             queue_url=env.get("AEGIS_QUEUE_URL", ""),
+            ses_configuration_set=env.get("AEGIS_SES_CONFIGURATION_SET", ""),
             web_url=env.get("AEGIS_WEB_URL", ""),
             support_reset_hours=int(env.get("AEGIS_SUPPORT_RESET_HOURS", "24")),
             deadline_shards=int(env.get("AEGIS_DEADLINE_SHARDS", "4")),

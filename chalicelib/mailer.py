@@ -24,9 +24,12 @@ class Mailer(Protocol):
 
 
 class SesMailer:
-    def __init__(self, ses: Callable[[], Any], sender: str) -> None:
+    def __init__(self, ses: Callable[[], Any], sender: str, configuration_set: str = "") -> None:
         self._ses = ses
         self._sender = sender
+        # SES's reputation metrics (bounce and complaint rates) and its sending controls
+        # apply to the emails sent with the configuration set.
+        self._options = {"ConfigurationSetName": configuration_set} if configuration_set else {}
 
     def send(self, email: Email) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -39,6 +42,7 @@ class SesMailer:
                     "Subject": {"Data": email.subject, "Charset": "UTF-8"},
                     "Body": {"Text": {"Data": email.body, "Charset": "UTF-8"}},
                 },
+                **self._options,
             )
         except (ClientError, BotoCoreError) as error:
             code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import notifications, tokens
+from . import notifications, observability, tokens
 from .accounts import Principal
 from .audit import audit_event
 from .clock import format_time
@@ -40,6 +40,7 @@ def request_reset(
         deps.resets.put_pending_reset(user_id, reset, details, audit)
     except ConditionFailed:
         raise Conflict("not_enabled", "This user does not have 2FA on.") from None
+    observability.count(observability.RESETS_REQUESTED)
     deps.mailer.send(notifications.support_reset_requested(target.profile.email, reset.effective_at))
     return {"reset_id": reset.reset_id, "status": "pending", "effective_at": format_time(reset.effective_at)}
 
@@ -69,5 +70,6 @@ def complete_due_reset(deps: Dependencies, user_id: str) -> bool:
         deps.resets.complete_reset(user_id, reset.reset_id, epoch, audit)
     except ConditionFailed:
         return False
+    observability.count(observability.RESETS_COMPLETED)
     deps.mailer.send(notifications.support_reset_completed(state.profile.email))
     return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, NoReturn
 
-from . import backup_codes, enforcement, notifications, tokens, totp
+from . import backup_codes, enforcement, notifications, observability, tokens, totp
 from .accounts import Principal, new_session
 from .audit import audit_event
 from .cipher import encryption_context
@@ -93,6 +93,7 @@ def confirm_enrollment(deps: Dependencies, principal: Principal, code: str) -> d
     result: dict[str, Any] = {"enabled": True, "backup_codes": codes}
     if session is not None:
         result.update(session_token=session_token, expires_at=format_time(session.expires_at))
+        observability.count(observability.SIGN_INS)
     return result
 
 
@@ -129,6 +130,7 @@ def verify_sign_in(
     remaining = state.backup_codes_remaining - (1 if used_backup else 0)
     if used_backup:
         deps.mailer.send(notifications.backup_code_used(principal.email, remaining))
+    observability.count(observability.SIGN_INS)
     return {
         "status": "signed_in",
         "session_token": session_token,
@@ -246,6 +248,7 @@ def _refuse_if_locked(state: UserState, now: int) -> None:
 def _count_failure(deps: Dependencies, state: UserState) -> None:
     """Count one failed attempt with a conditional write; start a lockout at the 5th.
     If another request counted first, read again and count on top of it."""
+    observability.count(observability.WRONG_CODES)
     profile = state.profile
     for _ in range(5):
         now = deps.clock.now()
@@ -264,6 +267,7 @@ def _count_failure(deps: Dependencies, state: UserState) -> None:
             profile = fresh
             continue
         if locked_until:
+            observability.count(observability.LOCKOUTS)
             deps.audit_log.record(
                 audit_event(deps, profile.user_id, "second_factor_lockout", "system", {"until": str(locked_until)})
             )

@@ -68,7 +68,8 @@ def _build() -> Dependencies:
         audit_log=AuditLog(table),
         due_index=due_index,
         cipher=EnvelopeCipher(functools.partial(aws.client, "kms"), settings.kms_key_id, randomness),
-        mailer=_overrides.mailer or SesMailer(functools.partial(aws.client, "ses"), settings.sender_email),
+        mailer=_overrides.mailer
+        or SesMailer(functools.partial(aws.client, "ses"), settings.sender_email, settings.ses_configuration_set),
         queue=SqsQueue(functools.partial(aws.client, "sqs"), settings.queue_url),
         clock=_overrides.clock or SystemClock(),
         randomness=randomness,

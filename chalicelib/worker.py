@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import enforcement, notifications, tokens
+from . import enforcement, notifications, observability, tokens
 from .dependencies import Dependencies
 from .records import MemberTally, Organization
 
@@ -144,6 +144,7 @@ def _send_notices(deps: Dependencies, message: dict[str, Any]) -> dict[str, int]
         else:
             deps.notices.release(user_id, deadline, stage, claim_id)
             unsent += 1
+    observability.count(observability.NOTICES_SENT, sent)
     if unsent:
         raise NoticesNotSent(f"{unsent} of the batch's notices were not sent")
     return {"notices_sent": sent}

@@ -1,4 +1,5 @@
-"""Create the table, KMS key, SES sender and work queue the app expects, in moto or any endpoint.
+"""Create the table, KMS key, SES sender and configuration set, and the work queue the app expects,
+in moto or any endpoint.
 
 Mirrors `infra/template.json`: keys `pk`/`sk`, TTL on `ttl`, the sparse `deadline-index`,
 and the queue the worker reads (its URL goes to AEGIS_QUEUE_URL).
@@ -17,6 +18,7 @@ LOCAL_ENVIRONMENT = {
     "AEGIS_TABLE_NAME": "aegis-2fa-local",
     "AEGIS_KMS_KEY_ID": "alias/aegis-2fa-local",
     "AEGIS_SENDER_EMAIL": "no-reply@aegisrunner.test",
+    "AEGIS_SES_CONFIGURATION_SET": "aegis-2fa-local",
     "AEGIS_SES_SENDS_PER_SECOND": "0",  # moto's SES has no sending rate: no pacing locally
     "AEGIS_WEB_URL": "http://localhost:8000",  # invitation links; `make run` sets its own port
     "AWS_DEFAULT_REGION": REGION,
@@ -72,6 +74,7 @@ def provision() -> dict[str, Any]:
     key_id = kms.create_key(Description="aegis-2fa TOTP secrets")["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName=os.environ["AEGIS_KMS_KEY_ID"], TargetKeyId=key_id)
     client("ses").verify_email_identity(EmailAddress=os.environ["AEGIS_SENDER_EMAIL"])
+    client("ses").create_configuration_set(ConfigurationSet={"Name": os.environ["AEGIS_SES_CONFIGURATION_SET"]})
     queue_url = client("sqs").create_queue(QueueName=f"{table_name}-work")["QueueUrl"]
     os.environ["AEGIS_QUEUE_URL"] = queue_url
     return {"table": table_name, "key_id": key_id, "queue_url": queue_url}

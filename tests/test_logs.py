@@ -1,14 +1,19 @@
-"""Logs never carry a secret: every record, at DEBUG, through full flows and their failures."""
+"""Logs never carry a secret: every record, at DEBUG, through full flows and their failures, as
+Python hands them to any handler and as the JSON lines the functions write on Lambda; those
+lines name the request, route and user, metrics are counted, and the log-based alarm matches."""
 
 import base64
+import io
 import json
 import logging
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+from chalice.local import LambdaContext
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from devkit.harness import PASSWORD, Harness
 
 VERIFY = "/v1/sessions/verify"
@@ -190,3 +195,111 @@ def test_the_log_check_would_see_a_leak(logs):
     logging.getLogger("chalicelib.example").debug("state %s", json.dumps({"s": "JBSWY3DPEHPK3PXP"}))
     with pytest.raises(AssertionError):
         check(logs, seen, with_data_keys=True)
+
+
+# -- on Lambda: JSON lines and metrics through Powertools (chalicelib.observability) --------------------
+
+
+@pytest.fixture
+def json_logs(monkeypatch):
+    """Logs and metrics as on Lambda: every record a JSON line in the returned stream, at DEBUG."""
+    monkeypatch.setenv("AEGIS_METRICS_NAMESPACE", "aegis-2fa/test")
+    stream = io.StringIO()
+    observability.enable(stream, level=logging.DEBUG)
+    yield stream
+    observability.disable()
+
+
+def lines(stream):
+    parsed = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert parsed, "nothing was logged: the capture is broken"
+    return parsed
+
+
+def test_nothing_secret_is_in_the_json_lines_either(json_logs):
+    seen = Seen()
+    with Harness(seed="json-logs") as h:
+        full_flows(h, seen)
+    text = json_logs.getvalue()
+    records = lines(json_logs)
+    assert {"level", "location", "message", "timestamp", "service", "name"} <= set(records[0])
+    assert {r["level"] for r in records} >= {"DEBUG", "WARNING"}
+    needles = list(seen.texts(with_data_keys=True))
+    for needle in needles:
+        assert needle not in text, needle
+    code_pattern = re.compile("|".join(rf"(?<!\d){c}(?!\d)" for c in seen.codes))
+    for record in records:
+        assert not code_pattern.search(record["message"] if isinstance(record["message"], str) else ""), record
+
+
+def test_a_requests_lines_name_its_request_route_and_user(json_logs):
+    with Harness(seed="json-keys") as h:
+        h.sign_up("alice@example.com")
+        session = h.session("alice@example.com")
+        user_id = h.get("/v1/me/security", token=session).body["user_id"]
+
+        def inside(**kwargs):
+            logging.getLogger("chalicelib.example").info("a line inside the request")
+
+        aws.client("kms").meta.events.register("before-call.kms.GenerateDataKey", inside)
+        event = {
+            "resource": "/v1/me/two-factor/enrollment",
+            "path": "/v1/me/two-factor/enrollment",
+            "httpMethod": "POST",
+            "headers": {"authorization": f"Bearer {session}", "content-type": "application/json"},
+            "multiValueHeaders": {},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": None,
+            "stageVariables": None,
+            "body": None,
+            "isBase64Encoded": False,
+            "requestContext": {
+                "resourcePath": "/v1/me/two-factor/enrollment",
+                "httpMethod": "POST",
+                "requestId": "c0ffee00-0000-4000-8000-000000000001",
+                "stage": "api",
+                "identity": {"sourceIp": "203.0.113.9"},
+            },
+        }
+        context = LambdaContext("aegis-2fa-prod-api", memory_size=1024)
+        reply = h.app(event, context)
+        aws.client("kms").meta.events.unregister("before-call.kms.GenerateDataKey", inside)
+    assert reply["statusCode"] == 201
+    [line] = [r for r in lines(json_logs) if r["message"] == "a line inside the request"]
+    assert line["request_id"] == "c0ffee00-0000-4000-8000-000000000001"
+    assert (line["method"], line["route"]) == ("POST", "/v1/me/two-factor/enrollment")
+    assert line["user_id"] == user_id
+    assert (line["function"], line["function_request_id"]) == ("aegis-2fa-prod-api", context.aws_request_id)
+    assert (line["service"], line["name"], line["level"]) == ("aegis-2fa", "chalicelib.example", "INFO")
+
+
+def test_the_sweep_problems_alarm_matches_the_sweeps_json_warnings(json_logs):
+    """infra/template.json's SweepProblemsMetric counts the hourly function's warnings and errors."""
+    from botocore.exceptions import ClientError
+
+    from devkit.log_filters import matches
+
+    template = json.loads((Path(__file__).resolve().parents[1] / "infra" / "template.json").read_text())
+    pattern = template["Resources"]["SweepProblemsMetric"]["Properties"]["FilterPattern"]
+
+    def sqs_down(**kwargs):
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessageBatch")
+
+    with Harness(seed="sweep-warnings") as h:
+        owner, _, _ = h.user_with_two_factor("owner@example.com")
+        org_id = h.post("/v1/orgs", {"name": "Acme", "plan": "business"}, token=owner).body["org_id"]
+        h.sign_up("member@example.com")
+        h.join(org_id, owner, "member@example.com")
+        aws.client("sqs").meta.events.register("before-call.sqs.SendMessageBatch", sqs_down)
+        h.put(f"/v1/orgs/{org_id}/security", {"require_two_factor": True}, token=owner)
+        json_logs.truncate(0)
+        json_logs.seek(0)
+        h.hourly()
+    records = lines(json_logs)
+    problems = [r for r in records if matches(pattern, r)]
+    assert problems and all(r["level"] == "WARNING" for r in problems)
+    assert any("stays due" in r["message"] for r in problems)
+    quiet = [r for r in records if r["level"] in ("DEBUG", "INFO")]
+    assert quiet and not any(matches(pattern, r) for r in quiet)
+    assert all(matches(pattern, {**r, "level": "ERROR"}) for r in quiet)

@@ -326,6 +326,47 @@ def test_a_role_change_against_turning_enforcement_on(h, monkeypatch, change_fir
         assert acme.members()["sso@example.com"]["status"] == "exempt"
 
 
+def test_owners_without_two_factor_are_made_and_unmade_while_it_is_not_required(h):
+    """The owner count and the policy are one item, which a transaction may touch only once:
+    found by the OpenAPI fuzzing as a 503 for every such change (tests/test_openapi.py)."""
+    h.sign_up(OWNER)
+    owner = h.session(OWNER)
+    org_id = h.post("/v1/orgs", {"name": "Plain", "plan": "team"}, token=owner).body["org_id"]
+    h.sign_up(MEMBER)
+    assert h.join(org_id, owner, MEMBER).status == 200
+    ids = {row["email"]: row["user_id"] for row in h.get(f"/v1/orgs/{org_id}/members", token=owner).body["members"]}
+
+    promoted = h.put(f"/v1/orgs/{org_id}/members/{ids[MEMBER]}", {"role": "owner"}, token=owner)
+    assert (promoted.status, promoted.body["role"]) == (200, "owner")
+    demoted = h.put(f"/v1/orgs/{org_id}/members/{ids[OWNER]}", {"role": "admin"}, token=owner)
+    assert (demoted.status, demoted.body["role"]) == (200, "admin")
+    last = h.put(f"/v1/orgs/{org_id}/members/{ids[MEMBER]}", {"role": "member"}, token=h.session(MEMBER))
+    assert error(last) == (409, "last_owner")
+
+
+@pytest.mark.parametrize("change_first", [True, False])
+def test_making_an_owner_without_two_factor_against_turning_enforcement_on(h, monkeypatch, change_first):
+    acme = Acme(h)
+    h.sign_up(MEMBER)
+    h.join(acme.org_id, acme.owner, MEMBER)
+    member_id = acme.members()[MEMBER]["user_id"]
+    admin, _, _ = h.user_with_two_factor(ADMIN)
+    h.join(acme.org_id, acme.owner, ADMIN, role="admin", session=admin)
+    promote = lambda: h.put(f"/v1/orgs/{acme.org_id}/members/{member_id}", {"role": "owner"}, token=acme.owner)  # noqa: E731
+    require = lambda: h.put(f"/v1/orgs/{acme.org_id}/security", {"require_two_factor": True}, token=admin)  # noqa: E731
+
+    race = WorstInterleaving(monkeypatch, 2, "change_member", "set_enforcement")
+    if change_first:
+        promoted, required = race.run(promote, require)
+        assert (promoted.status, required.status) == (200, 200)
+        assert acme.members()[MEMBER]["status"] == "pending"
+    else:
+        required, promoted = race.run(require, promote)
+        assert required.status == 200
+        assert error(promoted) == (409, "two_factor_required")
+        assert acme.members()[MEMBER]["role"] == "member"
+
+
 # -- leaving and removal ---------------------------------------------------------------------------
 
 

@@ -325,16 +325,21 @@ def membership_guard_part(member: Membership, guard: str) -> Part | None:
     return None
 
 
+OWNERS_OR_POLICY = "owners_or_policy"
+
+
 def _owners_part(org_id: str, change: int, policy_off: bool = False) -> Part:
-    """Count owners up or down; an organization never loses its last owner. With `policy_off`, it
-    also holds only while the organization does not require 2FA."""
-    condition = "attribute_exists(pk)" if change > 0 else "owners > :one"
-    values: dict[str, Any] = {":change": change, ":one": 1}
-    if not policy_off:
-        return ("owners", update(org_key(org_id), "ADD owners :change", condition, values))
-    values[":off"] = False
-    condition += " AND require_two_factor = :off"
-    return ("owners_or_policy", update(org_key(org_id), "ADD owners :change", condition, values))
+    """Count owners up or down; an organization never loses its last owner. With `policy_off`,
+    only while the organization does not require 2FA."""
+    values: dict[str, Any] = {":change": change}
+    if change > 0:
+        condition = "attribute_exists(pk)"
+    else:
+        condition, values[":one"] = "owners > :one", 1  # DynamoDB refuses a value no expression uses
+    if policy_off:
+        condition, values[":off"] = f"{condition} AND require_two_factor = :off", False
+    label = OWNERS_OR_POLICY if policy_off else "owners"
+    return (label, update(org_key(org_id), "ADD owners :change", condition, values))
 
 
 def _prefixed(attributes: dict[str, str]) -> dict[str, str]:
