@@ -12,12 +12,11 @@ import json
 import re
 import shutil
 import socket
-import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from . import qr
 from .authenticator import Authenticator as Authenticator  # the tests import it from here
 from .harness import PASSWORD, PROJECT_DIR
 
@@ -86,18 +85,8 @@ class PageServer:
 
 
 def read_qr(png: bytes) -> str:
-    """What the QR code in a screenshot says, read by zbarimg (Debian's zbar-tools)."""
-    with tempfile.NamedTemporaryFile(suffix=".png") as image:
-        image.write(png)
-        image.flush()
-        result = subprocess.run(  # noqa: S603
-            ["zbarimg", "--quiet", "--raw", image.name],  # noqa: S607
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-    return result.stdout.strip()
+    """What the QR code in a screenshot says, read by zbarimg."""
+    return qr.decode(png, ".png")
 
 
 # -- driving the pages -------------------------------------------------------------------------

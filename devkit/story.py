@@ -24,11 +24,10 @@ The names:
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from datetime import UTC, datetime
 from typing import Any
 
+from . import qr
 from .authenticator import Authenticator
 from .harness import PASSWORD, Harness, Reply
 
@@ -78,19 +77,8 @@ def person_with_two_factor(h: Harness, email: str) -> tuple[str, Authenticator, 
 
 
 def read_qr(svg: str) -> str:
-    """The text a QR decoder reads in the picture: zbarimg (Debian's zbar-tools), which opens
-    the SVG through ImageMagick's SVG reader, as any image."""
-    with tempfile.NamedTemporaryFile(suffix=".svg") as image:
-        image.write(svg.encode())
-        image.flush()
-        result = subprocess.run(  # noqa: S603
-            ["zbarimg", "--quiet", "--raw", image.name],  # noqa: S607
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-    return result.stdout.strip()
+    """The text a QR decoder (zbarimg) reads in the SVG picture."""
+    return qr.decode(svg.encode(), ".svg")
 
 
 def subjects(h: Harness, to: str) -> list[str]:

@@ -9,7 +9,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -30,11 +29,13 @@ def fetch(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
 
 @pytest.fixture(scope="module")
 def chalice_local() -> Iterator[str]:
-    """`chalice local --stage local`, as `make run` starts it (no AWS is needed for these routes)."""
+    """`chalice local --stage local`, as `make run` starts it, one process (no AWS is needed for these routes)."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603
         [
-            str(Path(sys.executable).with_name("chalice")),
+            sys.executable,
+            "-m",
+            "devkit.chalice_local",  # `chalice local` as `make run` starts it
             "local",
             "--stage",
             "local",
