@@ -29,7 +29,7 @@ DEFAULT_NAMESPACE = "aegis-2fa"
 
 # The metrics (unit Count), by the name CloudWatch shows.
 SIGN_INS = "SignIns"  # a session issued by the password step or the code step
-WRONG_PASSWORDS = "WrongPasswords"  # a password step answered invalid_credentials
+WRONG_PASSWORDS = "WrongPasswords"  # a wrong password counted (from the 10th in a row, answered 429)
 WRONG_CODES = "WrongCodes"  # a wrong, used or replayed TOTP or backup code
 LOCKOUTS = "Lockouts"  # a second-factor lockout began
 NOTICES_SENT = "NoticesSent"  # enforcement notices emailed by the queue worker
