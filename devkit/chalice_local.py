@@ -21,6 +21,17 @@ import sys
 SHARE_PORT = "--share-port"
 
 
+def command(port: int, share_port: bool = False) -> list[str]:
+    """The command line that serves the local stage on 127.0.0.1:`port` (run it in the project)."""
+    return [
+        sys.executable,
+        "-m",
+        "devkit.chalice_local",
+        *([SHARE_PORT] if share_port else []),
+        *("local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"),
+    ]
+
+
 def main(argv: list[str]) -> int:
     from chalice.cli import main as chalice_main
     from chalice.local import ChaliceRequestHandler, ThreadedHTTPServer

@@ -26,7 +26,7 @@ RETRY_AFTER_SECONDS = 60  # a failed message's next try, as the queue's visibili
 def main() -> int:
     from moto.server import ThreadedMotoServer
 
-    from devkit import moto_local, stack
+    from devkit import chalice_local, moto_local, stack
 
     port = int(os.environ.get("PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT", "5055"))
@@ -50,21 +50,8 @@ def main() -> int:
     stack.provision()
 
     workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "devkit.chalice_local",  # `chalice local`, each response sent in one piece
-                *(["--share-port"] if worker_count > 1 else []),
-                "local",
-                "--stage",
-                "local",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-autoreload",
-            ],
+        subprocess.Popen(  # `chalice local`, each response sent in one piece
+            chalice_local.command(port, share_port=worker_count > 1),
             cwd=ROOT,
             env=os.environ.copy(),
         )

@@ -4,7 +4,6 @@ routes in the API's error shape, and the browser enforces the pages' security po
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from devkit.browser import free_port
+from devkit.chalice_local import command as serve_local_stage
 from devkit.harness import PROJECT_DIR, Harness
 from devkit.stack import LOCAL_ENVIRONMENT
 
@@ -32,19 +32,7 @@ def chalice_local() -> Iterator[str]:
     """`chalice local --stage local`, as `make run` starts it, one process (no AWS is needed for these routes)."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "devkit.chalice_local",  # `chalice local` as `make run` starts it
-            "local",
-            "--stage",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-autoreload",
-        ],
+        serve_local_stage(port),
         cwd=PROJECT_DIR,
         env={**os.environ, **LOCAL_ENVIRONMENT},
         stdout=subprocess.DEVNULL,
